@@ -1,0 +1,501 @@
+//! Pump characteristic: per-P-level quartic Q(h) made physical ([`LevelFlow`]), inverted to
+//! head tables H_k(q), and joined across speed by affinity scaling ([`PumpCurve`]).
+//! Symbols and the construction step by step: docs/devices.md, "HQ construction".
+
+use std::fmt;
+
+/// mL/s per L/min.
+const ML_S_PER_L_MIN: f64 = 1000.0 / 60.0;
+/// Upper end of the head range over which a polynomial is trusted, mmHg (before head
+/// scaling): the reference data evaluated the polynomials on 0–200 mmHg.
+const H_DATA_MAX_MMHG: f64 = 200.0;
+/// Scan step for finding the valid range of a polynomial, mmHg.
+const SCAN_STEP_MMHG: f64 = 0.05;
+/// Flattest physical slope of a flow law, m_min in L/min per mmHg: the valid range of a
+/// polynomial is where dQ/dh ≤ −m_min. Flatter parts are the turning regions of the fits
+/// (rising starts, troughs before turn-up); the flattest slope inside the body of any curve
+/// used here is ≈0.005 (5.0 P-9 and 2.5 P-9 near 0 mmHg; 0.004 for the RP, which is the 5.0
+/// scaled by 0.8). It also bounds the steepness of the head curve:
+/// |dH/dq| ≤ 1/m_min = 333 mmHg per L/min = 20 mmHg·s/mL.
+const MIN_FLOW_SLOPE_L_MIN_PER_MMHG: f64 = 0.003;
+/// Shortest acceptable valid range h_end − h_start, mmHg.
+const MIN_VALID_SPAN_MMHG: f64 = 10.0;
+/// Head range tabulated per level, mmHg; outside it H(q) continues linearly.
+const TABLE_HEAD_MIN_MMHG: f64 = -100.0;
+const TABLE_HEAD_MAX_MMHG: f64 = 250.0;
+/// Nodes per head table (uniform in q).
+const TABLE_NODES: usize = 2048;
+/// Bisection steps: 350 mmHg / 2^50 is far below any meaningful head.
+const BISECTION_STEPS: usize = 50;
+
+/// The rotor stopped (P-0): the cannula is a passive leak in both directions,
+/// H_0(q) = −k·q·|q| − r·q, mmHg, with q in mL/s.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StoppedRotor {
+    /// Quadratic (inertial) loss k, mmHg·s²/mL².
+    pub k_mmhg_s2_per_ml2: f64,
+    /// Linear (viscous) loss r, mmHg·s/mL; > 0 so H_0 is strictly decreasing at q = 0.
+    pub r_mmhg_s_per_ml: f64,
+}
+
+impl StoppedRotor {
+    /// H_0(q), mmHg, for q in mL/s.
+    #[inline]
+    pub fn head_mmhg(&self, q_ml_s: f64) -> f64 {
+        -self.k_mmhg_s2_per_ml2 * q_ml_s * q_ml_s.abs() - self.r_mmhg_s_per_ml * q_ml_s
+    }
+
+    /// Leak flow, mL/s, at pressure difference dp (mmHg): the root of H_0(q) = dp,
+    /// q = −sign(dp)·(√(r² + 4k|dp|) − r)/(2k) (q = −dp/r when k = 0).
+    pub fn steady_flow_ml_s(&self, dp_mmhg: f64) -> f64 {
+        let (k, r) = (self.k_mmhg_s2_per_ml2, self.r_mmhg_s_per_ml);
+        if k == 0.0 {
+            return -dp_mmhg / r;
+        }
+        // Written as 2|dp|/(√(r² + 4k|dp|) + r) to avoid cancellation at small |dp|.
+        -dp_mmhg.signum() * 2.0 * dp_mmhg.abs() / ((r * r + 4.0 * k * dp_mmhg.abs()).sqrt() + r)
+    }
+}
+
+/// Q(h) = s·Σ a_i·(h/t)^i, L/min, with a = [a0, a1, a2, a3, a4].
+#[derive(Debug, Clone, Copy)]
+struct ScaledQuartic {
+    a: [f64; 5],
+    flow_scale: f64,
+    head_scale: f64,
+}
+
+impl ScaledQuartic {
+    fn flow_l_min(&self, h_mmhg: f64) -> f64 {
+        let x = h_mmhg / self.head_scale;
+        let [a0, a1, a2, a3, a4] = self.a;
+        self.flow_scale * ((((a4 * x + a3) * x + a2) * x + a1) * x + a0)
+    }
+
+    /// dQ/dh, L/min per mmHg.
+    fn slope(&self, h_mmhg: f64) -> f64 {
+        let x = h_mmhg / self.head_scale;
+        let [_, a1, a2, a3, a4] = self.a;
+        self.flow_scale / self.head_scale * (((4.0 * a4 * x + 3.0 * a3) * x + 2.0 * a2) * x + a1)
+    }
+}
+
+/// One P-level's flow law Q_k(h), L/min, made physical: the scaled quartic on its valid range
+/// [h_start, h_end], continued linearly on both sides with its slopes at the edges, m_lo and
+/// m_hi (so Q_k is continuous with a continuous slope).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LevelFlow {
+    poly: ScaledQuartic,
+    h_start: f64,
+    h_end: f64,
+    q_start: f64,
+    q_end: f64,
+    m_lo: f64,
+    m_hi: f64,
+}
+
+impl LevelFlow {
+    /// `a` = [a0, a1, a2, a3, a4] of Q [L/min] = flow_scale · poly(h / head_scale).
+    /// Errors (as text for the caller to place in its file) when the curve has no usable
+    /// decreasing range.
+    pub(crate) fn new(a: [f64; 5], flow_scale: f64, head_scale: f64) -> Result<Self, String> {
+        if a.iter().any(|c| !c.is_finite()) {
+            return Err("quartic coefficients must be finite numbers".into());
+        }
+        for (name, v) in [("flow_scale", flow_scale), ("head_scale", head_scale)] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(format!("{name} must be a positive number, got {v}"));
+            }
+        }
+        let poly = ScaledQuartic {
+            a,
+            flow_scale,
+            head_scale,
+        };
+        if poly.flow_l_min(0.0) <= 0.0 {
+            return Err("the curve gives no forward flow at zero pressure difference".into());
+        }
+        let (h_start, h_end) = valid_range(&poly);
+        if h_end - h_start < MIN_VALID_SPAN_MMHG {
+            return Err(format!(
+                "the flow falls by at least {MIN_FLOW_SLOPE_L_MIN_PER_MMHG} L/min per mmHg only \
+                 on {h_start:.1}..{h_end:.1} mmHg; at least {MIN_VALID_SPAN_MMHG} mmHg is needed"
+            ));
+        }
+        let q_start = poly.flow_l_min(h_start);
+        let q_end = poly.flow_l_min(h_end);
+        // The edge slopes are −m_min or steeper; min() keeps bisection round-off from
+        // making them a hair flatter.
+        let m_lo = poly.slope(h_start).min(-MIN_FLOW_SLOPE_L_MIN_PER_MMHG);
+        let m_hi = poly.slope(h_end).min(-MIN_FLOW_SLOPE_L_MIN_PER_MMHG);
+        Ok(Self {
+            poly,
+            h_start,
+            h_end,
+            q_start,
+            q_end,
+            m_lo,
+            m_hi,
+        })
+    }
+
+    /// Q_k(h), L/min: strictly decreasing and defined for every h.
+    pub(crate) fn flow_l_min(&self, h_mmhg: f64) -> f64 {
+        if h_mmhg < self.h_start {
+            self.q_start + self.m_lo * (h_mmhg - self.h_start)
+        } else if h_mmhg > self.h_end {
+            self.q_end + self.m_hi * (h_mmhg - self.h_end)
+        } else {
+            self.poly.flow_l_min(h_mmhg)
+        }
+    }
+}
+
+/// [h_start, h_end]: h_start is the first h ≥ 0 where dQ/dh ≤ −m_min; h_end is the first
+/// zero of Q after it, the first h where dQ/dh > −m_min again, or H_DATA_MAX·head_scale,
+/// whichever comes first. An empty range (h_start = h_end) when the curve never falls
+/// steeply enough before it reaches zero flow or the end of the data.
+fn valid_range(poly: &ScaledQuartic) -> (f64, f64) {
+    let h_max = H_DATA_MAX_MMHG * poly.head_scale;
+    let steep = |h: f64| poly.slope(h) <= -MIN_FLOW_SLOPE_L_MIN_PER_MMHG;
+    let positive = |h: f64| poly.flow_l_min(h) > 0.0;
+    let mut h_start = None;
+    let mut h = 0.0;
+    if steep(0.0) {
+        h_start = Some(0.0);
+    }
+    while h < h_max {
+        let next = (h + SCAN_STEP_MMHG).min(h_max);
+        match h_start {
+            None if !positive(next) => return (next, next),
+            None if steep(next) => h_start = Some(bisect(h, next, |x| !steep(x))),
+            Some(start) if !positive(next) => return (start, bisect(h, next, positive)),
+            Some(start) if !steep(next) => return (start, bisect(h, next, steep)),
+            _ => {}
+        }
+        h = next;
+    }
+    (h_start.unwrap_or(h_max), h_max)
+}
+
+/// The boundary in [lo, hi] where `inside` turns false (true at lo, false at hi).
+fn bisect(mut lo: f64, mut hi: f64, inside: impl Fn(f64) -> bool) -> f64 {
+    for _ in 0..BISECTION_STEPS {
+        let mid = 0.5 * (lo + hi);
+        if inside(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// H(q), mmHg, tabulated at uniform q (mL/s) and interpolated linearly; linear beyond the ends.
+#[derive(Clone)]
+struct HeadTable {
+    q_first_ml_s: f64,
+    q_last_ml_s: f64,
+    inv_dq: f64,
+    /// Strictly decreasing.
+    head_mmhg: Vec<f64>,
+    /// dH/dq below q_first and above q_last, mmHg·s/mL (< 0).
+    slope_below: f64,
+    slope_above: f64,
+}
+
+impl HeadTable {
+    /// Tabulates the inverse of a strictly decreasing flow law Q(h) (L/min) over
+    /// TABLE_HEAD_MIN..TABLE_HEAD_MAX.
+    fn invert(flow_l_min: impl Fn(f64) -> f64) -> Self {
+        let q_first = flow_l_min(TABLE_HEAD_MAX_MMHG) * ML_S_PER_L_MIN;
+        let q_last = flow_l_min(TABLE_HEAD_MIN_MMHG) * ML_S_PER_L_MIN;
+        let dq = (q_last - q_first) / (TABLE_NODES - 1) as f64;
+        let mut head_mmhg = Vec::with_capacity(TABLE_NODES);
+        head_mmhg.push(TABLE_HEAD_MAX_MMHG);
+        for i in 1..TABLE_NODES - 1 {
+            let q = q_first + i as f64 * dq;
+            // Flow falls with head: heads below the root give more than q.
+            head_mmhg.push(bisect(TABLE_HEAD_MIN_MMHG, TABLE_HEAD_MAX_MMHG, |h| {
+                flow_l_min(h) * ML_S_PER_L_MIN > q
+            }));
+        }
+        head_mmhg.push(TABLE_HEAD_MIN_MMHG);
+        let n = TABLE_NODES;
+        Self {
+            q_first_ml_s: q_first,
+            q_last_ml_s: q_last,
+            inv_dq: 1.0 / dq,
+            slope_below: (head_mmhg[1] - head_mmhg[0]) / dq,
+            slope_above: (head_mmhg[n - 1] - head_mmhg[n - 2]) / dq,
+            head_mmhg,
+        }
+    }
+
+    /// Affinity-scaled head r²·H(q/r), mmHg, for speed ratio r = ω/ω_k > 0. Written without
+    /// q/r outside the table, so r → 0 stays finite (the term tends to 0).
+    #[inline]
+    fn scaled_head(&self, q_ml_s: f64, r: f64) -> f64 {
+        let n = self.head_mmhg.len();
+        let q_lo = r * self.q_first_ml_s;
+        let q_hi = r * self.q_last_ml_s;
+        if q_ml_s <= q_lo {
+            r * r * self.head_mmhg[0] + r * self.slope_below * (q_ml_s - q_lo)
+        } else if q_ml_s >= q_hi {
+            r * r * self.head_mmhg[n - 1] + r * self.slope_above * (q_ml_s - q_hi)
+        } else {
+            let x = (q_ml_s / r - self.q_first_ml_s) * self.inv_dq;
+            let i = (x as usize).min(n - 2);
+            let f = x - i as f64;
+            r * r * (self.head_mmhg[i] + f * (self.head_mmhg[i + 1] - self.head_mmhg[i]))
+        }
+    }
+}
+
+impl fmt::Debug for HeadTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "HeadTable {{ q: {:.2}..{:.2} mL/s, {} nodes }}",
+            self.q_first_ml_s,
+            self.q_last_ml_s,
+            self.head_mmhg.len()
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+struct SpeedLevel {
+    speed_rpm: f64,
+    table: HeadTable,
+}
+
+/// Pressure head of one device as a function of cannula flow and rotor speed.
+///
+/// Built once per device ([`crate::devices::DeviceSpec::pump_curve`]); evaluation allocates
+/// nothing and costs two table look-ups. For every speed the head is continuous and strictly
+/// decreasing in flow, and it is continuous in speed.
+#[derive(Debug, Clone)]
+pub struct PumpCurve {
+    /// Ascending speed, all > 0.
+    levels: Vec<SpeedLevel>,
+    stopped: StoppedRotor,
+}
+
+impl PumpCurve {
+    /// `levels`: (ω_k in rpm, Q_k) for every running P-level, ascending in speed, non-empty.
+    /// Level flows are ordered before inversion,
+    /// Q̃_k(h) = max(min_{j≥k} Q_j(h), Q_0(h)) with Q_0 the stopped-rotor leak:
+    /// a higher P-level never delivers less flow at the same pressure difference, and a
+    /// turning rotor never lets more blood back than a stopped one.
+    pub(crate) fn new(levels: &[(f64, LevelFlow)], stopped: StoppedRotor) -> Self {
+        assert!(
+            !levels.is_empty(),
+            "a pump curve needs at least one running level"
+        );
+        let levels = (0..levels.len())
+            .map(|k| SpeedLevel {
+                speed_rpm: levels[k].0,
+                table: HeadTable::invert(|h| {
+                    let capped = levels[k..]
+                        .iter()
+                        .map(|(_, flow)| flow.flow_l_min(h))
+                        .fold(f64::INFINITY, f64::min);
+                    capped.max(stopped.steady_flow_ml_s(h) / ML_S_PER_L_MIN)
+                }),
+            })
+            .collect();
+        Self { levels, stopped }
+    }
+
+    /// Pressure head the rotor generates, mmHg, at flow q (mL/s, positive = inlet->outlet)
+    /// and rotor speed (rpm; ≤ 0 = stopped).
+    ///
+    /// With speed ratios r_k = ω/ω_k:
+    /// - ω ≤ 0: H = H_0(q) (stopped-rotor leak);
+    /// - 0 < ω < ω_1: H = r_1²·H_1(q/r_1) + (1 − r_1)·H_0(q);
+    /// - ω_k ≤ ω < ω_k+1: H = (1 − λ)·r_k²·H_k(q/r_k) + λ·r_k+1²·H_k+1(q/r_k+1),
+    ///   λ = (ω − ω_k)/(ω_k+1 − ω_k);
+    /// - ω ≥ ω_max: H = r_max²·H_max(q/r_max).
+    #[inline]
+    pub fn head_mmhg(&self, q_ml_s: f64, speed_rpm: f64) -> f64 {
+        if speed_rpm <= 0.0 {
+            return self.stopped.head_mmhg(q_ml_s);
+        }
+        let top = &self.levels[self.levels.len() - 1];
+        if speed_rpm >= top.speed_rpm {
+            return top.table.scaled_head(q_ml_s, speed_rpm / top.speed_rpm);
+        }
+        let k = self.levels.partition_point(|l| l.speed_rpm <= speed_rpm);
+        if k == 0 {
+            let first = &self.levels[0];
+            let r = speed_rpm / first.speed_rpm;
+            return first.table.scaled_head(q_ml_s, r) + (1.0 - r) * self.stopped.head_mmhg(q_ml_s);
+        }
+        let (a, b) = (&self.levels[k - 1], &self.levels[k]);
+        let lambda = (speed_rpm - a.speed_rpm) / (b.speed_rpm - a.speed_rpm);
+        (1.0 - lambda) * a.table.scaled_head(q_ml_s, speed_rpm / a.speed_rpm)
+            + lambda * b.table.scaled_head(q_ml_s, speed_rpm / b.speed_rpm)
+    }
+
+    /// Steady flow (mL/s) where head equals the pressure difference dp = P_outlet − P_inlet
+    /// (mmHg): solves head(q, ω) = dp. The head is strictly decreasing and unbounded in q, so
+    /// the root exists and is unique; found by bracketing and bisection (not for the ODE
+    /// right-hand side). NaN when dp or the speed is not a number or dp is infinite.
+    pub fn steady_flow_ml_s(&self, dp_mmhg: f64, speed_rpm: f64) -> f64 {
+        if !dp_mmhg.is_finite() || speed_rpm.is_nan() {
+            return f64::NAN;
+        }
+        let excess = |q: f64| self.head_mmhg(q, speed_rpm) - dp_mmhg;
+        let (mut lo, mut hi) = (-100.0_f64, 100.0_f64);
+        while excess(lo) < 0.0 {
+            lo *= 2.0;
+        }
+        while excess(hi) > 0.0 {
+            hi *= 2.0;
+        }
+        while hi - lo > 1e-10 * (1.0 + lo.abs().max(hi.abs())) {
+            let mid = 0.5 * (lo + hi);
+            if excess(mid) > 0.0 {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        0.5 * (lo + hi)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Quartics [a0..a4] from data/devices (reference data section 1.3).
+    const CP_P2: [f64; 5] = [2.655, -4.289e-2, 1.899e-3, -4.116e-5, 2.362e-7];
+    const CP_P9: [f64; 5] = [4.054, -3.556e-2, 7.433e-4, -6.962e-6, 1.775e-8];
+    const I50_P5: [f64; 5] = [3.794, 1.570e-2, -8.624e-4, 6.151e-6, -1.452e-8];
+    const CP_P1: [f64; 5] = [1.836, -3.315e-2, 2.719e-3, -1.351e-4, 1.567e-6];
+    const LEAK: StoppedRotor = StoppedRotor {
+        k_mmhg_s2_per_ml2: 0.1447,
+        r_mmhg_s_per_ml: 0.4802,
+    };
+
+    #[test]
+    fn valid_range_ends_at_first_zero() {
+        // CP P-2 reaches zero flow at ~80 mmHg and turns back up above ~92 (reference 1.3).
+        let f = LevelFlow::new(CP_P2, 1.0, 1.0).unwrap();
+        assert_eq!(f.h_start, 0.0);
+        assert!((f.h_end - 79.5).abs() < 0.5, "h_end {}", f.h_end);
+        assert!(f.flow_l_min(120.0) < f.flow_l_min(100.0));
+        assert!(f.flow_l_min(100.0) < 0.0);
+    }
+
+    #[test]
+    fn rising_start_is_replaced_by_a_tangent() {
+        // 5.0 P-5 rises from 3.79 to ~3.87 L/min over 0..10 mmHg: not physical. The valid
+        // range starts where the slope reaches −m_min; below it Q continues on the tangent.
+        let f = LevelFlow::new(I50_P5, 1.0, 1.0).unwrap();
+        assert!((f.h_start - 12.45).abs() < 0.1, "h_start {}", f.h_start);
+        assert!((f.m_lo + MIN_FLOW_SLOPE_L_MIN_PER_MMHG).abs() < 1e-9);
+        let (a, b) = (
+            f.flow_l_min(f.h_start - 1e-6),
+            f.flow_l_min(f.h_start + 1e-6),
+        );
+        assert!((a - b).abs() < 1e-8 && a > b);
+        assert!(
+            (f.flow_l_min(0.0) - 3.905).abs() < 0.005,
+            "{}",
+            f.flow_l_min(0.0)
+        );
+        // Inside the valid range the polynomial is used unchanged.
+        assert_eq!(f.flow_l_min(45.0), f.poly.flow_l_min(45.0));
+    }
+
+    #[test]
+    fn turn_up_beyond_first_zero_is_removed() {
+        // CP P-1 crosses zero at ~44 mmHg and explodes upward beyond ~49.
+        let f = LevelFlow::new(CP_P1, 1.0, 1.0).unwrap();
+        assert!(f.h_end < 45.0);
+        assert!(f.m_hi < -0.04);
+        assert!(f.flow_l_min(120.0) < -3.0);
+    }
+
+    #[test]
+    fn scales_stretch_flow_and_head() {
+        let base = LevelFlow::new(CP_P9, 1.0, 1.0).unwrap();
+        let scaled = LevelFlow::new(CP_P9, 1.1, 0.9).unwrap();
+        assert!((scaled.flow_l_min(45.0) - 1.1 * base.flow_l_min(50.0)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn rejects_curves_without_forward_flow_or_bad_scales() {
+        assert!(LevelFlow::new([-1.0, -0.01, 0.0, 0.0, 0.0], 1.0, 1.0).is_err());
+        assert!(LevelFlow::new(CP_P9, 0.0, 1.0).is_err());
+        assert!(LevelFlow::new(CP_P9, 1.0, f64::NAN).is_err());
+        // Rising over the whole data range.
+        assert!(LevelFlow::new([1.0, 0.01, 0.0, 0.0, 0.0], 1.0, 1.0).is_err());
+    }
+
+    #[test]
+    fn table_reproduces_level_flow_at_level_speed() {
+        let flows = [
+            (31_000.0, LevelFlow::new(CP_P2, 1.0, 1.0).unwrap()),
+            (46_000.0, LevelFlow::new(CP_P9, 1.0, 1.0).unwrap()),
+        ];
+        let curve = PumpCurve::new(&flows, LEAK);
+        for (speed, flow) in &flows {
+            for h in [-40.0, 0.0, 30.0, 45.0, 60.0, 75.0] {
+                let q = curve.steady_flow_ml_s(h, *speed) / ML_S_PER_L_MIN;
+                assert!(
+                    (q - flow.flow_l_min(h)).abs() < 2e-3,
+                    "{speed} rpm, {h} mmHg: {q}"
+                );
+            }
+        }
+        // Far beyond shut-off the P-2 extension would leak back faster than the stopped
+        // rotor; the leak floor holds it there.
+        let leak = LEAK.steady_flow_ml_s(150.0) / ML_S_PER_L_MIN;
+        assert!(flows[0].1.flow_l_min(150.0) < leak);
+        let q = curve.steady_flow_ml_s(150.0, 31_000.0) / ML_S_PER_L_MIN;
+        assert!((q - leak).abs() < 2e-3, "{q} vs {leak}");
+    }
+
+    #[test]
+    fn affinity_scaling_between_and_above_levels() {
+        let flows = [(46_000.0, LevelFlow::new(CP_P9, 1.0, 1.0).unwrap())];
+        let curve = PumpCurve::new(&flows, LEAK);
+        // Above the top speed: H(q, ω) = r²·H_top(q/r).
+        let r = 1.1;
+        let q = 50.0;
+        let expected = r * r * curve.head_mmhg(q / r, 46_000.0);
+        assert!((curve.head_mmhg(q, 46_000.0 * r) - expected).abs() < 1e-9);
+    }
+
+    #[test]
+    fn stopped_rotor_flow_inverts_its_head() {
+        for dp in [-80.0, -1e-9, 0.0, 1e-6, 60.0] {
+            let q = LEAK.steady_flow_ml_s(dp);
+            assert!(
+                (LEAK.head_mmhg(q) - dp).abs() < 1e-9 * (1.0 + dp.abs()),
+                "{dp}"
+            );
+        }
+        let linear = StoppedRotor {
+            k_mmhg_s2_per_ml2: 0.0,
+            r_mmhg_s_per_ml: 0.5,
+        };
+        assert_eq!(linear.steady_flow_ml_s(10.0), -20.0);
+    }
+
+    #[test]
+    fn stopped_rotor_is_odd_and_blends_continuously() {
+        let flows = [(23_000.0, LevelFlow::new(CP_P1, 1.0, 1.0).unwrap())];
+        let curve = PumpCurve::new(&flows, LEAK);
+        for q in [-80.0, -5.0, 0.0, 5.0, 80.0] {
+            assert_eq!(curve.head_mmhg(q, 0.0), -curve.head_mmhg(-q, 0.0));
+            let near_zero = curve.head_mmhg(q, 1e-3);
+            assert!((near_zero - curve.head_mmhg(q, 0.0)).abs() < 1e-3);
+            assert!(curve.head_mmhg(q, 1e-300).is_finite());
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! impella-sim: a closed-loop lumped-parameter (0D) circulation with Impella pump models.
+//!
+//! Research and teaching tool, not a medical device.
+//!
+//! Data flow: `scenario` (typed input) -> `physiology` + `devices` (the model)
+//! -> `solver` (integration) -> `analysis` (beats, metrics, steady state) -> `output`.
+
+pub mod analysis;
+pub mod devices;
+pub mod output;
+pub mod physiology;
+pub mod scenario;
+pub mod simulation;
+pub mod solver;

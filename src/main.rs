@@ -1,0 +1,114 @@
+//! The `impella-sim` command line: parses arguments, calls the library, reports errors.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use impella_sim::physiology::presets::PRESETS;
+use impella_sim::physiology::PARAMETERS;
+use impella_sim::{output, scenario, simulation, solver};
+
+/// Closed-loop circulation with Impella pump models.
+/// Research and teaching tool, not a medical device.
+#[derive(Parser)]
+#[command(name = "impella-sim", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario to periodic steady state and write summary.json, beats.csv,
+    /// timeseries.csv and a PV-loop picture into --out.
+    Run {
+        /// Scenario file (TOML); see docs/scenarios.md.
+        scenario: PathBuf,
+        /// Output directory (created if missing).
+        #[arg(long, short)]
+        out: PathBuf,
+        /// Override a parameter, e.g. --set lv.ees=0.8 (repeatable; see `impella-sim parameters`).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+    },
+    /// List the patient presets.
+    Presets,
+    /// List every parameter path with its unit, allowed range and value in the normal adult.
+    Parameters,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match execute(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn execute(command: Command) -> Result<(), String> {
+    match command {
+        Command::Run { scenario, out, set } => {
+            let sc = scenario::load(&scenario, &set).map_err(|e| e.to_string())?;
+            let mut integrator = solver::Dopri5Integrator::new(sc.solver);
+            let result = simulation::run(sc.params, &sc.run, &mut integrator)
+                .map_err(|e| format!("{}: simulation failed: {e}", scenario.display()))?;
+            let written = output::write_run(&out, &sc, &result).map_err(|e| e.to_string())?;
+            let m = &result.report;
+            println!("{}", sc.title);
+            if result.steady.reached {
+                println!("steady state after {} beats", result.steady.beats);
+            } else {
+                println!(
+                    "warning: no steady state within {} beats (last beat-to-beat change {:.2e}); \
+                     metrics are of the last beats",
+                    result.steady.beats, result.steady.last_change
+                );
+            }
+            println!(
+                "MAP {:.0} mmHg ({:.0}/{:.0}), CO {:.2} L/min, LVEF {:.0} %, LVEDP {:.1} mmHg, \
+                 PCWP {:.1} mmHg, CVP {:.1} mmHg, CPO {:.2} W",
+                m.map_mmhg,
+                m.sbp_mmhg,
+                m.dbp_mmhg,
+                m.co_l_min,
+                m.lvef_pct,
+                m.lvedp_mmhg,
+                m.pcwp_mmhg,
+                m.cvp_mmhg,
+                m.cpo_w
+            );
+            for p in written {
+                println!("wrote {}", p.display());
+            }
+            Ok(())
+        }
+        Command::Presets => {
+            for p in PRESETS {
+                println!("{:12} {}", p.name, p.description);
+            }
+            Ok(())
+        }
+        Command::Parameters => {
+            let normal = impella_sim::physiology::presets::normal();
+            println!(
+                "{:28} {:>10} {:>12}  {:<24} meaning",
+                "path", "normal", "unit", "allowed"
+            );
+            for s in PARAMETERS {
+                println!(
+                    "{:28} {:>10} {:>12}  {:<24} {}",
+                    s.path,
+                    s.get(&normal),
+                    s.unit,
+                    format!("[{}, {}]", s.min, s.max),
+                    s.description
+                );
+            }
+            Ok(())
+        }
+    }
+}

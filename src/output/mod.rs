@@ -1,0 +1,274 @@
+//! Writers for tables and pictures: summary.json, beats.csv, timeseries.csv, PV loops.
+//! Columns and keys: docs/outputs.md.
+
+pub mod atomic;
+pub mod plot;
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::analysis::BeatMetrics;
+use crate::physiology::elements::edpvr;
+use crate::physiology::{Hemodynamics, Slot};
+use crate::scenario::{PictureFormats, Scenario};
+use crate::simulation::RunResult;
+use atomic::StagedDir;
+use plot::{Curve, ImageFormat, PvLoop, PvPlot};
+
+/// Why output could not be written.
+#[derive(Debug, Error)]
+pub enum OutputError {
+    #[error("{path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error("{path}: {source}")]
+    Csv { path: String, source: csv::Error },
+    #[error(transparent)]
+    Plot(#[from] plot::PlotError),
+}
+
+fn io_err(path: &Path) -> impl Fn(io::Error) -> OutputError + '_ {
+    move |source| OutputError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn csv_err(path: &Path) -> impl Fn(csv::Error) -> OutputError + '_ {
+    move |source| OutputError::Csv {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// The statement every summary carries.
+pub const DISCLAIMER: &str =
+    "impella-sim is a research and teaching tool, not a medical device; do not use it for patient care.";
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    title: &'a str,
+    disclaimer: &'a str,
+    /// Mean over the report beats.
+    metrics: &'a BeatMetrics,
+    steady_state: SteadyJson,
+    provenance: ProvenanceJson<'a>,
+}
+
+#[derive(Serialize)]
+struct SteadyJson {
+    reached: bool,
+    beats_to_steady_state: usize,
+    last_beat_to_beat_change: f64,
+    tolerance: f64,
+}
+
+#[derive(Serialize)]
+struct ProvenanceJson<'a> {
+    crate_version: &'a str,
+    scenario_file: Option<String>,
+    scenario_sha256: &'a str,
+    overrides: &'a [String],
+    seed: u64,
+    preset: &'a str,
+    solver: SolverJson,
+    beats_simulated: usize,
+    report_beats: usize,
+    simulated_time_s: f64,
+}
+
+#[derive(Serialize)]
+struct SolverJson {
+    method: &'static str,
+    rtol: f64,
+    atol: f64,
+    max_step_s: f64,
+    sample_interval_s: f64,
+    rhs_evaluations: u64,
+    accepted_steps: u64,
+    rejected_steps: u64,
+}
+
+/// Writes every output of a run into `dir`; the files appear together or not at all.
+/// Returns the paths written.
+pub fn write_run(
+    dir: &Path,
+    scenario: &Scenario,
+    result: &RunResult,
+) -> Result<Vec<PathBuf>, OutputError> {
+    let mut staged = StagedDir::new(dir).map_err(io_err(dir))?;
+    let mut written = Vec::new();
+
+    let beats_path = staged.path("beats.csv");
+    write_beats(&beats_path, result)?;
+    written.push(dir.join("beats.csv"));
+
+    if let Some(stride) = scenario.timeseries_stride {
+        let ts_path = staged.path("timeseries.csv");
+        write_timeseries(&ts_path, result, stride)?;
+        written.push(dir.join("timeseries.csv"));
+    }
+
+    let formats: &[ImageFormat] = match scenario.pv_loop {
+        PictureFormats::Png => &[ImageFormat::Png],
+        PictureFormats::Svg => &[ImageFormat::Svg],
+        PictureFormats::Both => &[ImageFormat::Png, ImageFormat::Svg],
+        PictureFormats::None => &[],
+    };
+    for &format in formats {
+        let name = format!("pv_loop.{}", format.extension());
+        let path = staged.path(&name);
+        write_pv_loop(&path, scenario, result, format)?;
+        written.push(dir.join(name));
+    }
+
+    // summary.json last: its presence marks a complete run.
+    let summary_path = staged.path("summary.json");
+    write_summary(&summary_path, scenario, result)?;
+    written.push(dir.join("summary.json"));
+
+    staged.commit().map_err(io_err(dir))?;
+    Ok(written)
+}
+
+fn write_summary(path: &Path, scenario: &Scenario, r: &RunResult) -> Result<(), OutputError> {
+    let s = &scenario.solver;
+    let summary = Summary {
+        title: &scenario.title,
+        disclaimer: DISCLAIMER,
+        metrics: &r.report,
+        steady_state: SteadyJson {
+            reached: r.steady.reached,
+            beats_to_steady_state: r.steady.beats,
+            last_beat_to_beat_change: r.steady.last_change,
+            tolerance: r.settings.steady_tolerance,
+        },
+        provenance: ProvenanceJson {
+            crate_version: env!("CARGO_PKG_VERSION"),
+            scenario_file: scenario
+                .provenance
+                .file
+                .as_ref()
+                .map(|p| p.display().to_string()),
+            scenario_sha256: &scenario.provenance.sha256,
+            overrides: &scenario.provenance.overrides,
+            seed: scenario.seed,
+            preset: &scenario.preset,
+            solver: SolverJson {
+                method: "dopri5",
+                rtol: s.rtol,
+                atol: s.atol,
+                max_step_s: s.h_max,
+                sample_interval_s: r.settings.sample_interval,
+                rhs_evaluations: r.stats.rhs_evaluations,
+                accepted_steps: r.stats.accepted_steps,
+                rejected_steps: r.stats.rejected_steps,
+            },
+            beats_simulated: r.beats.len(),
+            report_beats: r.report_beats().len(),
+            simulated_time_s: r.duration(),
+        },
+    };
+    let file = std::fs::File::create(path).map_err(io_err(path))?;
+    let mut w = io::BufWriter::new(file);
+    serde_json::to_writer_pretty(&mut w, &summary)
+        .map_err(|e| io_err(path)(io::Error::other(e)))?;
+    writeln!(w).map_err(io_err(path))?;
+    w.flush().map_err(io_err(path))
+}
+
+fn write_beats(path: &Path, r: &RunResult) -> Result<(), OutputError> {
+    let mut w = csv::Writer::from_path(path).map_err(csv_err(path))?;
+    let mut header = vec!["beat", "t_start_s"];
+    header.extend_from_slice(BeatMetrics::NAMES);
+    w.write_record(&header).map_err(csv_err(path))?;
+    for (i, b) in r.beats.iter().enumerate() {
+        w.serialize((i, b.clock.t_start, b.metrics.values()))
+            .map_err(csv_err(path))?;
+    }
+    w.flush().map_err(io_err(path))
+}
+
+fn write_timeseries(path: &Path, r: &RunResult, stride: usize) -> Result<(), OutputError> {
+    let mut w = csv::Writer::from_path(path).map_err(csv_err(path))?;
+    let mut header = vec!["t_s"];
+    header.extend(Slot::ALL.iter().map(|s| s.name()));
+    header.extend_from_slice(&Hemodynamics::NAMES);
+    w.write_record(&header).map_err(csv_err(path))?;
+    let mut row: Vec<f64> = Vec::with_capacity(header.len());
+    for b in &r.beats {
+        let samples = &b.samples;
+        if samples.is_empty() {
+            continue;
+        }
+        // A beat's last sample is the next beat's first: write it once.
+        let end = if std::ptr::eq(b, r.beats.last().expect("a run has beats")) {
+            samples.len()
+        } else {
+            samples.len() - 1
+        };
+        for (t, y) in samples[..end].iter().step_by(stride) {
+            row.clear();
+            row.push(*t);
+            row.extend(y.iter());
+            row.extend(r.circulation.hemodynamics(&b.clock, *t, y).values());
+            w.serialize(&row).map_err(csv_err(path))?;
+        }
+    }
+    w.flush().map_err(io_err(path))
+}
+
+/// The LV loop of the last beat with its ED and ES points, the ESPVR and the EDPVR.
+fn write_pv_loop(
+    path: &Path,
+    scenario: &Scenario,
+    r: &RunResult,
+    format: ImageFormat,
+) -> Result<(), OutputError> {
+    let beat = r.beats.last().expect("a run has beats");
+    let samples = &beat.samples;
+    let lv = r.circulation.parameters().lv;
+    let pressure: Vec<f64> = samples
+        .iter()
+        .map(|(t, y)| r.circulation.hemodynamics(&beat.clock, *t, y).p_lv)
+        .collect();
+    let volume: Vec<f64> = samples.iter().map(|s| s.1[Slot::VLv.i()]).collect();
+    let m = &beat.metrics;
+    let v_hi = volume.iter().copied().fold(f64::MIN, f64::max) * 1.15;
+    let v_lo = lv.v0.max(0.0);
+    let n = 60;
+    let grid = |k: usize| v_lo + (v_hi - v_lo) * k as f64 / n as f64;
+    let reference = [
+        Curve {
+            label: format!("ESPVR (Ees {:.2} mmHg/mL)", lv.ees),
+            points: (0..=n)
+                .map(|k| (grid(k), lv.ees * (grid(k) - lv.v0)))
+                .collect(),
+        },
+        Curve {
+            label: "EDPVR".to_string(),
+            points: (0..=n).map(|k| (grid(k), edpvr(&lv, grid(k)))).collect(),
+        },
+    ];
+    let loops = [PvLoop {
+        label: format!("LV, {:.0} bpm", m.hr_bpm),
+        volume_ml: volume,
+        pressure_mmhg: pressure,
+        end_diastole: Some((m.lvedv_ml, m.lvedp_mmhg)),
+        end_systole: Some((m.lvesv_ml, m.lvesp_mmhg)),
+    }];
+    let title = format!("{}: LV pressure-volume loop", scenario.title);
+    plot::write_pv_plot(
+        path,
+        &PvPlot {
+            title: &title,
+            loops: &loops,
+            reference_lines: &reference,
+        },
+        format,
+        plot::DEFAULT_SIZE_PX,
+    )?;
+    Ok(())
+}

@@ -1,0 +1,393 @@
+//! The closed-loop circulation: state layout, pressures and flows, and the right-hand side.
+//!
+//! LA -mitral-> LV -aortic-> Ao =R_c,L=> SA -SVR-> SV -R_v-> RA -tricuspid-> RV
+//! -pulmonary-> PA =R_c,L=> PAD -PVR-> PV -R_v-> LA.
+//! Every flow leaves one volume and enters another, so the sum of the volume states (the
+//! total blood volume) is constant by construction. Equations: docs/model.md.
+
+use nalgebra::SVector;
+
+use super::activation::{BeatClock, TwoHill};
+use super::elements::{
+    chamber_pressure, edpvr_volume, pericardial_pressure, valve_flow, vessel_pressure,
+};
+use super::parameters::{CirculationParams, Parameters};
+
+/// Named slots of the state vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Slot {
+    /// Left atrial volume, mL.
+    VLa,
+    /// Left ventricular volume, mL.
+    VLv,
+    /// Right atrial volume, mL.
+    VRa,
+    /// Right ventricular volume, mL.
+    VRv,
+    /// Proximal aortic volume, mL.
+    VAo,
+    /// Systemic arterial volume, mL.
+    VSa,
+    /// Systemic venous volume, mL.
+    VSv,
+    /// Main pulmonary artery volume, mL.
+    VPa,
+    /// Distal pulmonary arterial volume, mL.
+    VPad,
+    /// Pulmonary venous volume, mL.
+    VPv,
+    /// Flow from proximal aorta to systemic arteries (through R_c and L), mL/s.
+    QAo,
+    /// Flow from main to distal pulmonary arteries, mL/s.
+    QPa,
+}
+
+/// Number of state variables.
+pub const N_STATES: usize = 12;
+
+/// The state vector (stack-allocated).
+pub type State = SVector<f64, N_STATES>;
+
+impl Slot {
+    /// All slots in state-vector order.
+    pub const ALL: [Slot; N_STATES] = [
+        Slot::VLa,
+        Slot::VLv,
+        Slot::VRa,
+        Slot::VRv,
+        Slot::VAo,
+        Slot::VSa,
+        Slot::VSv,
+        Slot::VPa,
+        Slot::VPad,
+        Slot::VPv,
+        Slot::QAo,
+        Slot::QPa,
+    ];
+    /// The slots that hold blood volumes (their sum is the total blood volume).
+    pub const VOLUMES: [Slot; 10] = [
+        Slot::VLa,
+        Slot::VLv,
+        Slot::VRa,
+        Slot::VRv,
+        Slot::VAo,
+        Slot::VSa,
+        Slot::VSv,
+        Slot::VPa,
+        Slot::VPad,
+        Slot::VPv,
+    ];
+
+    /// Index in the state vector.
+    #[inline]
+    pub const fn i(self) -> usize {
+        self as usize
+    }
+
+    /// Column name with unit, as written to timeseries.csv.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Slot::VLa => "v_la_ml",
+            Slot::VLv => "v_lv_ml",
+            Slot::VRa => "v_ra_ml",
+            Slot::VRv => "v_rv_ml",
+            Slot::VAo => "v_ao_ml",
+            Slot::VSa => "v_sa_ml",
+            Slot::VSv => "v_sv_ml",
+            Slot::VPa => "v_pa_ml",
+            Slot::VPad => "v_pad_ml",
+            Slot::VPv => "v_pv_ml",
+            Slot::QAo => "q_ao_sa_ml_s",
+            Slot::QPa => "q_pa_pad_ml_s",
+        }
+    }
+}
+
+/// Pressures (mmHg) and flows (mL/s) at one instant.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Hemodynamics {
+    /// Ventricular and atrial activation e_v, e_a.
+    pub e_v: f64,
+    pub e_a: f64,
+    /// Pericardial pressure, mmHg.
+    pub p_peri: f64,
+    pub p_la: f64,
+    pub p_lv: f64,
+    pub p_ra: f64,
+    pub p_rv: f64,
+    /// Proximal aortic pressure, mmHg.
+    pub p_ao: f64,
+    pub p_sa: f64,
+    pub p_sv: f64,
+    /// Main pulmonary artery pressure, mmHg.
+    pub p_pa: f64,
+    pub p_pad: f64,
+    pub p_pv: f64,
+    /// Valve flows, mL/s (negative = regurgitant).
+    pub q_mv: f64,
+    pub q_av: f64,
+    pub q_tv: f64,
+    pub q_pv: f64,
+    /// Peripheral flows through SVR and PVR, mL/s.
+    pub q_svr: f64,
+    pub q_pvr: f64,
+    /// Venous return into RA and LA, mL/s.
+    pub q_ven_sys: f64,
+    pub q_ven_pul: f64,
+}
+
+impl Hemodynamics {
+    /// Column names with units, in the order of [`Hemodynamics::values`].
+    pub const NAMES: [&'static str; 19] = [
+        "p_la_mmhg",
+        "p_lv_mmhg",
+        "p_ra_mmhg",
+        "p_rv_mmhg",
+        "p_ao_mmhg",
+        "p_sa_mmhg",
+        "p_sv_mmhg",
+        "p_pa_mmhg",
+        "p_pad_mmhg",
+        "p_pv_mmhg",
+        "p_peri_mmhg",
+        "q_mv_ml_s",
+        "q_av_ml_s",
+        "q_tv_ml_s",
+        "q_pv_ml_s",
+        "q_svr_ml_s",
+        "q_pvr_ml_s",
+        "e_v",
+        "e_a",
+    ];
+
+    /// Values in the order of [`Hemodynamics::NAMES`].
+    pub fn values(&self) -> [f64; 19] {
+        [
+            self.p_la,
+            self.p_lv,
+            self.p_ra,
+            self.p_rv,
+            self.p_ao,
+            self.p_sa,
+            self.p_sv,
+            self.p_pa,
+            self.p_pad,
+            self.p_pv,
+            self.p_peri,
+            self.q_mv,
+            self.q_av,
+            self.q_tv,
+            self.q_pv,
+            self.q_svr,
+            self.q_pvr,
+            self.e_v,
+            self.e_a,
+        ]
+    }
+}
+
+/// The assembled model for one set of parameters and one heart period.
+#[derive(Debug, Clone)]
+pub struct Circulation {
+    p: Parameters,
+    ventricle: TwoHill,
+    atrium: TwoHill,
+}
+
+impl Circulation {
+    /// Builds the model. Parameters must have been validated.
+    pub fn new(p: Parameters) -> Self {
+        let period = 60.0 / p.heart.hr;
+        Circulation {
+            ventricle: TwoHill::new(&p.heart.ventricle, period),
+            atrium: TwoHill::new(&p.heart.atrium, period),
+            p,
+        }
+    }
+
+    pub fn parameters(&self) -> &Parameters {
+        &self.p
+    }
+
+    /// Heart period, s.
+    pub fn period(&self) -> f64 {
+        60.0 / self.p.heart.hr
+    }
+
+    /// Time of end-systole (peak ventricular elastance) after the beat's onset, s.
+    pub fn t_end_systole(&self) -> f64 {
+        self.ventricle.t_peak()
+    }
+
+    /// Clock of a beat starting at `t_start`.
+    pub fn clock(&self, t_start: f64) -> BeatClock {
+        BeatClock {
+            t_start,
+            period: self.period(),
+            pr: self.p.heart.pr_interval,
+        }
+    }
+
+    /// Pressures and flows at time `t` within the beat of `clock`.
+    #[inline]
+    pub fn hemodynamics(&self, clock: &BeatClock, t: f64, y: &State) -> Hemodynamics {
+        let p = &self.p;
+        let e_v = self.ventricle.eval(clock.ventricular_time(t));
+        let e_a = self.atrium.eval(clock.atrial_time(t));
+        let v = |s: Slot| y[s.i()];
+
+        let p_peri = pericardial_pressure(&p.pericardium, v(Slot::VLv), v(Slot::VRv));
+        let p_la = chamber_pressure(&p.la, e_a, v(Slot::VLa));
+        let p_ra = chamber_pressure(&p.ra, e_a, v(Slot::VRa));
+        let p_lv = chamber_pressure(&p.lv, e_v, v(Slot::VLv)) + p_peri;
+        let p_rv = chamber_pressure(&p.rv, e_v, v(Slot::VRv)) + p_peri;
+
+        let s = &p.systemic;
+        let pc = &p.pulmonary_circ;
+        let p_ao = vessel_pressure(v(Slot::VAo), s.vu_prox, s.c_prox);
+        let p_sa = vessel_pressure(v(Slot::VSa), s.vu_art, s.c_art);
+        let p_sv = vessel_pressure(v(Slot::VSv), s.vu_ven, s.c_ven);
+        let p_pa = vessel_pressure(v(Slot::VPa), pc.vu_prox, pc.c_prox);
+        let p_pad = vessel_pressure(v(Slot::VPad), pc.vu_art, pc.c_art);
+        let p_pv = vessel_pressure(v(Slot::VPv), pc.vu_ven, pc.c_ven);
+
+        Hemodynamics {
+            e_v,
+            e_a,
+            p_peri,
+            p_la,
+            p_lv,
+            p_ra,
+            p_rv,
+            p_ao,
+            p_sa,
+            p_sv,
+            p_pa,
+            p_pad,
+            p_pv,
+            q_mv: valve_flow(&p.mitral, p_la - p_lv),
+            q_av: valve_flow(&p.aortic, p_lv - p_ao),
+            q_tv: valve_flow(&p.tricuspid, p_ra - p_rv),
+            q_pv: valve_flow(&p.pulmonary, p_rv - p_pa),
+            q_svr: (p_sa - p_sv) / s.r_periph,
+            q_pvr: (p_pad - p_pv) / pc.r_periph,
+            q_ven_sys: (p_sv - p_ra) / s.r_ven,
+            q_ven_pul: (p_pv - p_la) / pc.r_ven,
+        }
+    }
+
+    /// dy/dt at time `t` within the beat of `clock`. Allocates nothing.
+    #[inline]
+    pub fn rhs(&self, clock: &BeatClock, t: f64, y: &State, dy: &mut State) {
+        let h = self.hemodynamics(clock, t, y);
+        let q_ao = y[Slot::QAo.i()];
+        let q_pa = y[Slot::QPa.i()];
+        let s = &self.p.systemic;
+        let pc = &self.p.pulmonary_circ;
+
+        dy[Slot::VLa.i()] = h.q_ven_pul - h.q_mv;
+        dy[Slot::VLv.i()] = h.q_mv - h.q_av;
+        dy[Slot::VRa.i()] = h.q_ven_sys - h.q_tv;
+        dy[Slot::VRv.i()] = h.q_tv - h.q_pv;
+        dy[Slot::VAo.i()] = h.q_av - q_ao;
+        dy[Slot::VSa.i()] = q_ao - h.q_svr;
+        dy[Slot::VSv.i()] = h.q_svr - h.q_ven_sys;
+        dy[Slot::VPa.i()] = h.q_pv - q_pa;
+        dy[Slot::VPad.i()] = q_pa - h.q_pvr;
+        dy[Slot::VPv.i()] = h.q_pvr - h.q_ven_pul;
+        // L·dQ/dt = P_prox − P_distal − R_c·Q
+        dy[Slot::QAo.i()] = (h.p_ao - h.p_sa - s.r_char * q_ao) / s.inertance;
+        dy[Slot::QPa.i()] = (h.p_pa - h.p_pad - pc.r_char * q_pa) / pc.inertance;
+    }
+
+    /// Static equilibrium with the heart relaxed: every compartment at one pressure P_m
+    /// (the mean filling pressure) chosen so the volumes add up to the total blood volume.
+    pub fn initial_state(&self) -> State {
+        let p = &self.p;
+        let volumes_at = |pm: f64| -> [f64; 10] {
+            let vessel = |c: &CirculationParams| {
+                [
+                    c.vu_prox + c.c_prox * pm,
+                    c.vu_art + c.c_art * pm,
+                    c.vu_ven + c.c_ven * pm,
+                ]
+            };
+            let [ao, sa, sv] = vessel(&p.systemic);
+            let [pa, pad, pv] = vessel(&p.pulmonary_circ);
+            [
+                edpvr_volume(&p.la, pm),
+                edpvr_volume(&p.lv, pm),
+                edpvr_volume(&p.ra, pm),
+                edpvr_volume(&p.rv, pm),
+                ao,
+                sa,
+                sv,
+                pa,
+                pad,
+                pv,
+            ]
+        };
+        let total = |pm: f64| volumes_at(pm).iter().sum::<f64>();
+        // total() increases with pm; bisect on [0, 100] mmHg.
+        let (mut lo, mut hi) = (0.0, 100.0);
+        for _ in 0..100 {
+            let mid = 0.5 * (lo + hi);
+            if total(mid) < p.blood_volume {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        let vols = volumes_at(0.5 * (lo + hi));
+        let mut y = State::zeros();
+        for (slot, v) in Slot::VOLUMES.iter().zip(vols) {
+            y[slot.i()] = v;
+        }
+        // Put any bisection residue in the systemic veins so the total is exact.
+        let residue = p.blood_volume - total_volume(&y);
+        y[Slot::VSv.i()] += residue;
+        y
+    }
+}
+
+/// Total blood volume in a state, mL.
+pub fn total_volume(y: &State) -> f64 {
+    Slot::VOLUMES.iter().map(|s| y[s.i()]).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::physiology::presets;
+
+    #[test]
+    fn initial_state_holds_the_blood_volume() {
+        let c = Circulation::new(presets::normal());
+        let y = c.initial_state();
+        assert!((total_volume(&y) - c.parameters().blood_volume).abs() < 1e-9);
+        assert!(y.iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn volume_derivatives_sum_to_zero() {
+        let c = Circulation::new(presets::normal());
+        let mut y = c.initial_state();
+        y[Slot::VLv.i()] += 40.0; // something away from equilibrium
+        y[Slot::QAo.i()] = 30.0;
+        let clock = c.clock(0.0);
+        let mut dy = State::zeros();
+        for k in 0..50 {
+            c.rhs(&clock, k as f64 * 0.016, &y, &mut dy);
+            let s: f64 = Slot::VOLUMES.iter().map(|s| dy[s.i()]).sum();
+            assert!(s.abs() < 1e-9, "sum dV/dt = {s}");
+        }
+    }
+
+    #[test]
+    fn slot_order_matches_indices() {
+        for (i, s) in Slot::ALL.iter().enumerate() {
+            assert_eq!(s.i(), i);
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Constitutive laws of the circuit elements: chambers, pericardium, valves, vessels.
+//! Symbols as in docs/model.md.
+
+use super::parameters::{ChamberParams, PericardiumParams, ValveParams};
+
+/// Orifice constant sqrt(2·133.322 Pa/mmHg / 1060 kg/m³) in cm/s per sqrt(mmHg):
+/// Q (mL/s) = K_OR · EROA (cm²) · sqrt(ΔP (mmHg)).
+pub const K_ORIFICE: f64 = 50.155;
+
+/// Pressure scale below which the regurgitant orifice law is linearised, mmHg. Keeps the
+/// derivative finite at ΔP = 0 (sqrt is not Lipschitz there).
+const ORIFICE_SMOOTHING_MMHG: f64 = 0.5;
+
+/// Transmural chamber pressure, mmHg:
+/// P = e·E_es·(V − V_0) + (1 − e)·A·(exp(B·(V − V_0)) − 1).
+#[inline]
+pub fn chamber_pressure(c: &ChamberParams, e: f64, v_ml: f64) -> f64 {
+    let x = v_ml - c.v0;
+    e * c.ees * x + (1.0 - e) * edpvr(c, v_ml)
+}
+
+/// End-diastolic (passive) pressure P_ed(V) = A·(exp(B·(V − V_0)) − 1), mmHg.
+#[inline]
+pub fn edpvr(c: &ChamberParams, v_ml: f64) -> f64 {
+    c.edpvr_a * ((c.edpvr_b * (v_ml - c.v0)).exp() - 1.0)
+}
+
+/// Volume on the EDPVR at pressure `p_mmhg` (inverse of [`edpvr`]), mL.
+pub fn edpvr_volume(c: &ChamberParams, p_mmhg: f64) -> f64 {
+    c.v0 + (p_mmhg / c.edpvr_a + 1.0).max(1e-12).ln() / c.edpvr_b
+}
+
+/// ∫_{V0}^{V} P_ed dV, mmHg·mL (the passive area under the EDPVR, for PVA).
+pub fn edpvr_area(c: &ChamberParams, v_ml: f64) -> f64 {
+    let x = v_ml - c.v0;
+    c.edpvr_a * (((c.edpvr_b * x).exp() - 1.0) / c.edpvr_b - x)
+}
+
+/// Pericardial pressure acting on both ventricles, mmHg.
+#[inline]
+pub fn pericardial_pressure(p: &PericardiumParams, v_lv: f64, v_rv: f64) -> f64 {
+    p.p0 * ((p.lambda * (v_lv + v_rv - p.v0)).exp() - 1.0)
+}
+
+/// Valve flow for ΔP = P_upstream − P_downstream, mL/s: forward through R; backward through
+/// the regurgitant orifice (zero when competent).
+#[inline]
+pub fn valve_flow(v: &ValveParams, dp_mmhg: f64) -> f64 {
+    if dp_mmhg >= 0.0 {
+        dp_mmhg / v.r
+    } else if v.regurgitant_area > 0.0 {
+        let back = -dp_mmhg;
+        -K_ORIFICE * v.regurgitant_area * back / (back + ORIFICE_SMOOTHING_MMHG).sqrt()
+    } else {
+        0.0
+    }
+}
+
+/// Pressure in a compliant vessel, mmHg: P = (V − V_u)/C.
+#[inline]
+pub fn vessel_pressure(v_ml: f64, vu_ml: f64, c_ml_per_mmhg: f64) -> f64 {
+    (v_ml - vu_ml) / c_ml_per_mmhg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::physiology::presets;
+
+    #[test]
+    fn competent_valve_is_one_way() {
+        let v = ValveParams {
+            r: 0.01,
+            regurgitant_area: 0.0,
+        };
+        assert_eq!(valve_flow(&v, -50.0), 0.0);
+        assert!((valve_flow(&v, 5.0) - 500.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn regurgitant_flow_follows_the_orifice_law() {
+        // 0.3 cm² at 100 mmHg: Q ≈ 50.155·0.3·10 ≈ 150 mL/s (severe MR territory).
+        let v = ValveParams {
+            r: 0.01,
+            regurgitant_area: 0.3,
+        };
+        let q = valve_flow(&v, -100.0);
+        assert!((q + 150.0).abs() < 1.0, "{q}");
+    }
+
+    #[test]
+    fn edpvr_inverse_and_area() {
+        let c = presets::normal().lv;
+        let v = edpvr_volume(&c, 8.0);
+        assert!((edpvr(&c, v) - 8.0).abs() < 1e-9);
+        // Area by quadrature.
+        let n = 10_000;
+        let h = (v - c.v0) / n as f64;
+        let quad: f64 = (0..n)
+            .map(|i| edpvr(&c, c.v0 + (i as f64 + 0.5) * h) * h)
+            .sum();
+        assert!((quad - edpvr_area(&c, v)).abs() < 1e-3 * quad);
+    }
+}

@@ -1,0 +1,11 @@
+//! Physiology: chambers, valves, vessels, their assembly into a closed loop, and presets.
+//! Knows nothing of files, TOML or plotting.
+
+pub mod activation;
+pub mod circulation;
+pub mod elements;
+pub mod parameters;
+pub mod presets;
+
+pub use circulation::{Circulation, Hemodynamics, Slot, State, N_STATES};
+pub use parameters::{ParameterError, Parameters, PARAMETERS};

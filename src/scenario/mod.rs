@@ -1,0 +1,419 @@
+//! Scenarios: the TOML schema, its validation, and the typed run it becomes.
+//!
+//! Every key is documented in docs/scenarios.md. Unknown keys are errors; every error names
+//! the file, the key and, where the text has one, the line and column.
+
+pub mod duration;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+use toml::Spanned;
+
+use crate::physiology::presets::{self, PRESETS};
+use crate::physiology::Parameters;
+use crate::simulation::RunSettings;
+use crate::solver::SolverSettings;
+pub use duration::Duration;
+
+/// A scenario as written in TOML.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// What is simulated; used in titles and the summary.
+    pub title: Option<String>,
+    /// Seed of the random-number generator, recorded in provenance.
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default)]
+    pub patient: PatientSection,
+    #[serde(default)]
+    pub simulation: SimulationSection,
+    #[serde(default)]
+    pub solver: SolverSection,
+    #[serde(default)]
+    pub output: OutputSection,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatientSection {
+    /// Preset name (see `impella-sim presets`); default "normal".
+    pub preset: Option<Spanned<String>>,
+    /// Parameter overrides by dotted path.
+    #[serde(default)]
+    pub set: BTreeMap<Spanned<String>, Spanned<f64>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulationSection {
+    pub steady_state: bool,
+    pub max_beats: Spanned<u32>,
+    pub steady_tolerance: Spanned<f64>,
+    pub report_beats: Spanned<u32>,
+}
+
+impl Default for SimulationSection {
+    fn default() -> Self {
+        let d = RunSettings::default();
+        SimulationSection {
+            steady_state: d.steady_state,
+            max_beats: Spanned::new(0..0, d.max_beats as u32),
+            steady_tolerance: Spanned::new(0..0, d.steady_tolerance),
+            report_beats: Spanned::new(0..0, d.report_beats as u32),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SolverSection {
+    pub method: Spanned<String>,
+    pub rtol: Spanned<f64>,
+    pub atol: Spanned<f64>,
+    pub max_step: Spanned<Duration>,
+    pub sample_interval: Spanned<Duration>,
+}
+
+impl Default for SolverSection {
+    fn default() -> Self {
+        let d = SolverSettings::default();
+        SolverSection {
+            method: Spanned::new(0..0, "dopri5".to_string()),
+            rtol: Spanned::new(0..0, d.rtol),
+            atol: Spanned::new(0..0, d.atol),
+            max_step: Spanned::new(0..0, Duration { seconds: d.h_max }),
+            sample_interval: Spanned::new(
+                0..0,
+                Duration {
+                    seconds: RunSettings::default().sample_interval,
+                },
+            ),
+        }
+    }
+}
+
+/// Which picture formats to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PictureFormats {
+    Png,
+    Svg,
+    Both,
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputSection {
+    /// Interval between timeseries rows; a whole multiple of the solver's sample interval.
+    pub timeseries_every: Spanned<Duration>,
+    /// Write timeseries.csv at all.
+    pub timeseries: bool,
+    /// PV-loop picture formats.
+    pub pv_loop: PictureFormats,
+}
+
+impl Default for OutputSection {
+    fn default() -> Self {
+        OutputSection {
+            timeseries_every: Spanned::new(0..0, Duration { seconds: 1e-3 }),
+            timeseries: true,
+            pv_loop: PictureFormats::Png,
+        }
+    }
+}
+
+/// A scenario ready to run: validated parameters and settings plus provenance.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub title: String,
+    pub seed: u64,
+    pub preset: String,
+    pub params: Parameters,
+    pub run: RunSettings,
+    pub solver: SolverSettings,
+    /// Write every k-th sample to timeseries.csv (None: no timeseries).
+    pub timeseries_stride: Option<usize>,
+    pub pv_loop: PictureFormats,
+    pub provenance: Provenance,
+}
+
+/// Where a scenario came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    pub file: Option<PathBuf>,
+    /// SHA-256 of the scenario text followed by the command-line overrides.
+    pub sha256: String,
+    pub overrides: Vec<String>,
+}
+
+/// What is wrong with a scenario.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum ScenarioError {
+    #[error("{file}: cannot read: {reason}")]
+    Read { file: String, reason: String },
+    #[error("{file}:{line}:{column}: {message}")]
+    At {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{file}: {message}")]
+    Whole { file: String, message: String },
+}
+
+/// Reads and validates a scenario file, then applies `--set path=value` overrides.
+pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Read {
+        file: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    parse(&text, Some(path), overrides)
+}
+
+/// Parses scenario text (`file` names it in messages), applying `--set` overrides.
+pub fn parse(
+    text: &str,
+    file: Option<&Path>,
+    overrides: &[String],
+) -> Result<Scenario, ScenarioError> {
+    let name = file
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "<scenario>".to_string());
+    let at = |span: std::ops::Range<usize>, message: String| {
+        if span.is_empty() && span.start == 0 {
+            return ScenarioError::Whole {
+                file: name.clone(),
+                message,
+            };
+        }
+        let (line, column) = line_column(text, span.start);
+        ScenarioError::At {
+            file: name.clone(),
+            line,
+            column,
+            message,
+        }
+    };
+
+    let raw: ScenarioFile = toml::from_str(text).map_err(|e| {
+        let message = e.message().trim().to_string();
+        match e.span() {
+            Some(span) => at(span, message),
+            None => ScenarioError::Whole {
+                file: name.clone(),
+                message,
+            },
+        }
+    })?;
+
+    let (preset_name, mut params) = match &raw.patient.preset {
+        None => ("normal".to_string(), presets::normal()),
+        Some(p) => match presets::preset(p.get_ref()) {
+            Some(found) => (found.name.to_string(), found.parameters()),
+            None => {
+                let names: Vec<&str> = PRESETS.iter().map(|p| p.name).collect();
+                return Err(at(
+                    p.span(),
+                    format!(
+                        "patient.preset: unknown preset '{}'; allowed: {}",
+                        p.get_ref(),
+                        names.join(", ")
+                    ),
+                ));
+            }
+        },
+    };
+    for (key, value) in &raw.patient.set {
+        params
+            .set(key.get_ref(), *value.get_ref())
+            .map_err(|e| at(key.span(), format!("patient.set: {e}")))?;
+    }
+    for o in overrides {
+        let (path, value) = parse_override(o).map_err(|message| ScenarioError::Whole {
+            file: name.clone(),
+            message,
+        })?;
+        params.set(path, value).map_err(|e| ScenarioError::Whole {
+            file: name.clone(),
+            message: format!("--set {o}: {e}"),
+        })?;
+    }
+    params.validate().map_err(|e| ScenarioError::Whole {
+        file: name.clone(),
+        message: e.to_string(),
+    })?;
+
+    let sim = &raw.simulation;
+    let in_range = |v: f64, lo: f64, hi: f64, key: &str, span: std::ops::Range<usize>| {
+        if v.is_finite() && v >= lo && v <= hi {
+            Ok(())
+        } else {
+            Err(at(
+                span,
+                format!("{key} = {v} is outside the allowed range [{lo}, {hi}]"),
+            ))
+        }
+    };
+    in_range(
+        f64::from(*sim.max_beats.get_ref()),
+        1.0,
+        1e6,
+        "simulation.max_beats",
+        sim.max_beats.span(),
+    )?;
+    in_range(
+        *sim.steady_tolerance.get_ref(),
+        1e-12,
+        0.1,
+        "simulation.steady_tolerance",
+        sim.steady_tolerance.span(),
+    )?;
+    in_range(
+        f64::from(*sim.report_beats.get_ref()),
+        1.0,
+        1000.0,
+        "simulation.report_beats",
+        sim.report_beats.span(),
+    )?;
+
+    let s = &raw.solver;
+    if s.method.get_ref() != "dopri5" {
+        return Err(at(
+            s.method.span(),
+            format!(
+                "solver.method: unknown method '{}'; allowed: dopri5",
+                s.method.get_ref()
+            ),
+        ));
+    }
+    in_range(*s.rtol.get_ref(), 1e-13, 1e-2, "solver.rtol", s.rtol.span())?;
+    in_range(*s.atol.get_ref(), 1e-13, 1e-1, "solver.atol", s.atol.span())?;
+    in_range(
+        s.max_step.get_ref().seconds,
+        1e-5,
+        0.1,
+        "solver.max_step (s)",
+        s.max_step.span(),
+    )?;
+    let sample = s.sample_interval.get_ref().seconds;
+    in_range(
+        sample,
+        1e-4,
+        0.01,
+        "solver.sample_interval (s)",
+        s.sample_interval.span(),
+    )?;
+
+    let o = &raw.output;
+    let every = o.timeseries_every.get_ref().seconds;
+    let stride = (every / sample).round();
+    if stride < 1.0 || (stride * sample - every).abs() > 1e-9 {
+        return Err(at(
+            o.timeseries_every.span(),
+            format!(
+                "output.timeseries_every = {every} s must be a whole multiple (1, 2, ...) of \
+                 solver.sample_interval = {sample} s"
+            ),
+        ));
+    }
+
+    let mut hasher = Sha256::new();
+    hasher.update(text.as_bytes());
+    for o in overrides {
+        hasher.update(b"\n--set ");
+        hasher.update(o.as_bytes());
+    }
+    let sha256 = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+
+    Ok(Scenario {
+        title: raw
+            .title
+            .clone()
+            .unwrap_or_else(|| format!("{preset_name} (impella-sim)")),
+        seed: raw.seed,
+        preset: preset_name,
+        params,
+        run: RunSettings {
+            steady_state: sim.steady_state,
+            max_beats: *sim.max_beats.get_ref() as usize,
+            steady_tolerance: *sim.steady_tolerance.get_ref(),
+            report_beats: *sim.report_beats.get_ref() as usize,
+            sample_interval: sample,
+            keep_all_samples: o.timeseries,
+        },
+        solver: SolverSettings {
+            rtol: *s.rtol.get_ref(),
+            atol: *s.atol.get_ref(),
+            h_max: s.max_step.get_ref().seconds,
+        },
+        timeseries_stride: o.timeseries.then_some(stride as usize),
+        pv_loop: o.pv_loop,
+        provenance: Provenance {
+            file: file.map(Path::to_path_buf),
+            sha256,
+            overrides: overrides.to_vec(),
+        },
+    })
+}
+
+/// Splits "path=value" into its parts.
+fn parse_override(text: &str) -> Result<(&str, f64), String> {
+    let (path, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("--set {text}: expected PATH=VALUE, e.g. --set lv.ees=0.8"))?;
+    let value: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("--set {text}: '{}' is not a number", value.trim()))?;
+    Ok((path.trim(), value))
+}
+
+/// 1-based line and column of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_scenario_is_the_normal_adult() {
+        let s = parse("", None, &[]).unwrap();
+        assert_eq!(s.preset, "normal");
+        assert_eq!(s.params, presets::normal());
+    }
+
+    #[test]
+    fn line_and_column_are_one_based() {
+        assert_eq!(line_column("ab\ncd", 4), (2, 2));
+        assert_eq!(line_column("x", 0), (1, 1));
+    }
+
+    #[test]
+    fn overrides_change_the_hash() {
+        let a = parse("", None, &[]).unwrap();
+        let b = parse("", None, &["lv.ees=1.0".into()]).unwrap();
+        assert_ne!(a.provenance.sha256, b.provenance.sha256);
+        assert_eq!(b.params.lv.ees, 1.0);
+    }
+}

@@ -1,0 +1,229 @@
+//! Runs the model beat by beat: integrate one beat, measure it, check for steady state.
+
+use thiserror::Error;
+
+use crate::analysis::{beat_metrics, beat_to_beat_change, BeatMetrics};
+use crate::physiology::activation::BeatClock;
+use crate::physiology::{Circulation, ParameterError, Parameters, Slot, State};
+use crate::solver::{Integrator, OdeSystem, Sample, SolverError, SolverStats};
+
+/// How long to run and what to keep.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunSettings {
+    /// Stop at periodic steady state (then run `report_beats` more); otherwise run `max_beats`.
+    pub steady_state: bool,
+    /// Largest number of beats before reporting (the whole run when `steady_state` is off).
+    pub max_beats: usize,
+    /// Beat-to-beat relative state change below which the run is at steady state.
+    pub steady_tolerance: f64,
+    /// Number of final beats averaged into the summary.
+    pub report_beats: usize,
+    /// Target sample interval inside a beat, s (adjusted so a beat holds a whole number).
+    pub sample_interval: f64,
+    /// Keep every beat's samples (for timeseries output); otherwise only the report beats'.
+    pub keep_all_samples: bool,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        RunSettings {
+            steady_state: true,
+            max_beats: 1000,
+            steady_tolerance: 1e-4,
+            report_beats: 5,
+            sample_interval: 1e-3,
+            keep_all_samples: true,
+        }
+    }
+}
+
+/// Why a run failed.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum SimError {
+    #[error(transparent)]
+    Parameter(#[from] ParameterError),
+    #[error(transparent)]
+    Solver(#[from] SolverError),
+    #[error("the state became non-finite ({slot}) at t = {t:.3} s: the parameters give an unstable or unphysical circulation")]
+    NonFinite { slot: &'static str, t: f64 },
+    #[error("{slot} became negative ({value:.2} mL) at t = {t:.3} s: the parameters drain a compartment completely")]
+    NegativeVolume {
+        slot: &'static str,
+        value: f64,
+        t: f64,
+    },
+}
+
+/// Steady-state outcome of a run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SteadyState {
+    /// Whether the tolerance was met within `max_beats`.
+    pub reached: bool,
+    /// Beats simulated until it was met (or until the run stopped looking).
+    pub beats: usize,
+    /// Beat-to-beat change at that point.
+    pub last_change: f64,
+}
+
+/// One simulated beat: its clock, metrics and samples.
+#[derive(Debug, Clone)]
+pub struct Beat {
+    pub clock: BeatClock,
+    pub metrics: BeatMetrics,
+    /// Samples from onset to the next onset, both included (empty once dropped, see
+    /// [`RunSettings::keep_all_samples`]).
+    pub samples: Vec<Sample>,
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub circulation: Circulation,
+    pub beats: Vec<Beat>,
+    pub steady: SteadyState,
+    /// Mean metrics over the last `report_beats` beats.
+    pub report: BeatMetrics,
+    pub stats: SolverStats,
+    pub settings: RunSettings,
+}
+
+impl RunResult {
+    /// The beats averaged into [`RunResult::report`].
+    pub fn report_beats(&self) -> &[Beat] {
+        let n = self.settings.report_beats.min(self.beats.len());
+        &self.beats[self.beats.len() - n..]
+    }
+
+    /// Simulated time, s.
+    pub fn duration(&self) -> f64 {
+        self.beats
+            .last()
+            .map(|b| b.clock.t_start + b.clock.period)
+            .unwrap_or(0.0)
+    }
+}
+
+/// The model during one beat, as an ODE system.
+struct BeatSystem<'a> {
+    circ: &'a Circulation,
+    clock: BeatClock,
+}
+
+impl OdeSystem for BeatSystem<'_> {
+    #[inline]
+    fn rhs(&self, t: f64, y: &State, dy: &mut State) {
+        self.circ.rhs(&self.clock, t, y, dy);
+    }
+}
+
+/// Simulates `params` from static equilibrium.
+pub fn run<I: Integrator>(
+    params: Parameters,
+    settings: &RunSettings,
+    integrator: &mut I,
+) -> Result<RunResult, SimError> {
+    params.validate()?;
+    let circ = Circulation::new(params);
+    let mut y = circ.initial_state();
+    let mut t = 0.0;
+    let mut beats: Vec<Beat> = Vec::new();
+    let mut steady = SteadyState {
+        reached: false,
+        beats: 0,
+        last_change: f64::INFINITY,
+    };
+    let mut remaining_after_steady: Option<usize> = None;
+
+    loop {
+        let clock = circ.clock(t);
+        let n = ((clock.period / settings.sample_interval).round() as usize).max(8);
+        let mut samples = Vec::with_capacity(n + 1);
+        let y_next = integrator.integrate(
+            &BeatSystem { circ: &circ, clock },
+            t,
+            t + clock.period,
+            &y,
+            n,
+            &mut samples,
+        )?;
+        check_physical(&samples)?;
+        let metrics = beat_metrics(&circ, &clock, &samples);
+        beats.push(Beat {
+            clock,
+            metrics,
+            samples,
+        });
+        if !settings.keep_all_samples {
+            // Only the report window can still be needed.
+            if let Some(old) = beats.len().checked_sub(settings.report_beats + 1) {
+                beats[old].samples = Vec::new();
+            }
+        }
+        let change = beat_to_beat_change(&y, &y_next);
+        y = y_next;
+        t += clock.period;
+
+        if let Some(left) = remaining_after_steady.as_mut() {
+            *left -= 1;
+            if *left == 0 {
+                break;
+            }
+            continue;
+        }
+        if settings.steady_state {
+            steady.beats = beats.len();
+            steady.last_change = change;
+            if change < settings.steady_tolerance || beats.len() >= settings.max_beats {
+                steady.reached = change < settings.steady_tolerance;
+                if settings.report_beats == 0 {
+                    break;
+                }
+                remaining_after_steady = Some(settings.report_beats);
+            }
+        } else if beats.len() >= settings.max_beats {
+            steady = SteadyState {
+                reached: change < settings.steady_tolerance,
+                beats: beats.len(),
+                last_change: change,
+            };
+            break;
+        }
+    }
+
+    let n_report = settings.report_beats.min(beats.len());
+    let report_metrics: Vec<BeatMetrics> = beats[beats.len() - n_report..]
+        .iter()
+        .map(|b| b.metrics)
+        .collect();
+    Ok(RunResult {
+        circulation: circ,
+        beats,
+        steady,
+        report: BeatMetrics::mean(&report_metrics),
+        stats: integrator.stats(),
+        settings: *settings,
+    })
+}
+
+/// Refuses non-finite states and negative volumes, naming the state and time.
+fn check_physical(samples: &[Sample]) -> Result<(), SimError> {
+    for (t, y) in samples {
+        for s in Slot::ALL {
+            let v = y[s.i()];
+            if !v.is_finite() {
+                return Err(SimError::NonFinite {
+                    slot: s.name(),
+                    t: *t,
+                });
+            }
+            if Slot::VOLUMES.contains(&s) && v < 0.0 {
+                return Err(SimError::NegativeVolume {
+                    slot: s.name(),
+                    value: v,
+                    t: *t,
+                });
+            }
+        }
+    }
+    Ok(())
+}

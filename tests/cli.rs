@@ -1,0 +1,230 @@
+//! The command line end to end: outputs, reproducibility, and clear errors for bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_impella-sim"))
+}
+
+fn run_scenario(text: &str, out: &Path, extra: &[&str]) -> Output {
+    let dir = out.parent().unwrap();
+    let file = dir.join("scenario.toml");
+    std::fs::write(&file, text).unwrap();
+    bin()
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn run_writes_every_output_with_documented_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = run_scenario("title = \"t\"\n[output]\npv_loop = \"both\"\n", &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in [
+        "summary.json",
+        "beats.csv",
+        "timeseries.csv",
+        "pv_loop.png",
+        "pv_loop.svg",
+    ] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    for key in [
+        "map_mmhg",
+        "co_l_min",
+        "lvedp_mmhg",
+        "cpo_w",
+        "lvedv_ml",
+        "pva_mmhg_ml",
+        "av_open_fraction",
+    ] {
+        assert!(summary["metrics"][key].is_number(), "metrics.{key}");
+    }
+    let prov = &summary["provenance"];
+    assert_eq!(prov["crate_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(prov["scenario_sha256"].as_str().unwrap().len(), 64);
+    assert!(prov["solver"]["rtol"].is_number());
+    assert!(summary["steady_state"]["reached"].as_bool().unwrap());
+    assert!(summary["disclaimer"]
+        .as_str()
+        .unwrap()
+        .contains("not a medical device"));
+
+    // Every documented metric is a beats.csv column.
+    let docs =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/outputs.md"))
+            .unwrap();
+    let header = std::fs::read_to_string(out.join("beats.csv")).unwrap();
+    let header = header.lines().next().unwrap();
+    for name in impella_sim::analysis::BeatMetrics::NAMES {
+        assert!(
+            header.split(',').any(|h| h == *name),
+            "{name} not in beats.csv"
+        );
+        assert!(
+            docs.contains(&format!("`{name}`")),
+            "{name} not documented in docs/outputs.md"
+        );
+    }
+}
+
+#[test]
+fn same_scenario_gives_byte_identical_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let text = "[patient]\npreset = \"scai_c_lv\"\n[output]\npv_loop = \"none\"\ntimeseries_every = \"5 ms\"\n";
+    assert!(run_scenario(text, &a, &[]).status.success());
+    assert!(run_scenario(text, &b, &[]).status.success());
+    for f in ["summary.json", "beats.csv", "timeseries.csv"] {
+        let (x, y) = (
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+        );
+        assert!(x == y, "{f} differs between identical runs");
+    }
+}
+
+#[test]
+fn syntax_errors_and_unknown_keys_name_file_line_and_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = run_scenario(
+        "title = \"x\"\n[patient]\npreset = \"normal\"\nfoo = 3\n",
+        &out,
+        &[],
+    );
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("scenario.toml:4:1") && e.contains("foo"), "{e}");
+    assert!(!out.join("summary.json").exists());
+
+    let o = run_scenario("title = \n", &out, &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("scenario.toml:1:"), "{}", stderr(&o));
+}
+
+#[test]
+fn bad_values_name_the_key_and_the_allowed_range() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let cases: [(&str, &[&str], &[&str]); 6] = [
+        (
+            "[patient.set]\n\"heart.hr\" = 0\n",
+            &[],
+            &["scenario.toml:2:1", "heart.hr", "[20, 200]"],
+        ),
+        (
+            "[patient.set]\n\"systemic.c_art\" = -1.0\n",
+            &[],
+            &["systemic.c_art", "mL/mmHg"],
+        ),
+        (
+            "[patient.set]\n\"lv.eees\" = 1.0\n",
+            &[],
+            &["lv.eees", "lv.ees"],
+        ),
+        (
+            "[patient]\npreset = \"scai_z\"\n",
+            &[],
+            &["scenario.toml:2:10", "scai_c_lv"],
+        ),
+        (
+            "",
+            &["--set", "blood_volume=2500"],
+            &["blood_volume", "unstressed"],
+        ),
+        (
+            "[output]\ntimeseries_every = \"5 furlongs\"\n",
+            &[],
+            &["scenario.toml:2:", "ms, s, min, h, d"],
+        ),
+    ];
+    for (text, extra, expected) in cases {
+        let o = run_scenario(text, &out, extra);
+        assert!(!o.status.success(), "{text} should fail");
+        let e = stderr(&o);
+        for x in expected {
+            assert!(e.contains(x), "error for {text:?} lacks {x:?}: {e}");
+        }
+    }
+    assert!(!out.exists() || !out.join("summary.json").exists());
+}
+
+#[test]
+fn set_overrides_a_parameter() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let text = "[output]\npv_loop = \"none\"\ntimeseries = false\n";
+    assert!(run_scenario(text, &a, &[]).status.success());
+    let o = run_scenario(text, &b, &["--set", "lv.ees=1.0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let read = |d: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(d.join("summary.json")).unwrap()).unwrap()
+    };
+    let (ma, mb) = (read(&a), read(&b));
+    // A weaker ventricle ejects less: EF falls.
+    assert!(mb["metrics"]["lvef_pct"].as_f64() < ma["metrics"]["lvef_pct"].as_f64());
+    assert_eq!(mb["provenance"]["overrides"][0], "lv.ees=1.0");
+    assert!(!b.join("timeseries.csv").exists());
+}
+
+#[test]
+fn presets_and_help_list_what_exists() {
+    let o = bin().arg("presets").output().unwrap();
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success());
+    for name in ["normal", "scai_a_lv", "scai_c_rv", "scai_e_biv"] {
+        assert!(s.contains(name), "{name}");
+    }
+    for cmd in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["presets", "--help"],
+        &["parameters", "--help"],
+    ] {
+        assert!(
+            bin().args(cmd).output().unwrap().status.success(),
+            "{cmd:?}"
+        );
+    }
+    let o = bin().arg("parameters").output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("lv.ees"));
+}
+
+#[test]
+fn a_failed_run_leaves_no_complete_looking_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    // An output path that is a file cannot become a directory: the run must fail cleanly.
+    std::fs::write(&out, "not a directory").unwrap();
+    let o = run_scenario("", &out, &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("out"), "{}", stderr(&o));
+}
+
+#[test]
+fn shipped_scenarios_parse() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            impella_sim::scenario::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
+            n += 1;
+        }
+    }
+    assert!(n >= 2);
+}

@@ -1,0 +1,109 @@
+//! Invariants: blood volume conserved, no NaN, competent valves one-way, typed errors
+//! instead of garbage for any parameters inside their documented bounds.
+
+mod common;
+
+use impella_sim::physiology::circulation::total_volume;
+use impella_sim::physiology::{presets, Parameters, PARAMETERS};
+use impella_sim::simulation::{run, RunSettings, SimError};
+use impella_sim::solver::{Dopri5Integrator, SolverSettings};
+use proptest::prelude::*;
+
+#[test]
+fn blood_volume_is_conserved_over_one_simulated_hour() {
+    let p = presets::preset("scai_c_lv").unwrap().parameters();
+    let hr = p.heart.hr;
+    let settings = RunSettings {
+        steady_state: false,
+        max_beats: (3600.0 * hr / 60.0).ceil() as usize,
+        keep_all_samples: false,
+        ..RunSettings::default()
+    };
+    let mut integ = Dopri5Integrator::new(SolverSettings::default());
+    let r = run(p, &settings, &mut integ).unwrap();
+    assert!(r.duration() >= 3600.0);
+    let last = r.report_beats().last().unwrap();
+    let v_end = total_volume(&last.samples.last().unwrap().1);
+    let drift = (v_end - p.blood_volume).abs() / p.blood_volume;
+    assert!(drift < 1e-9, "relative drift {drift:e}");
+    for b in &r.beats {
+        assert!(b.metrics.values().iter().all(|v| v.is_finite()));
+    }
+}
+
+#[test]
+fn competent_valves_never_leak_and_regurgitant_ones_do() {
+    let r = common::steady(presets::normal());
+    let b = r.report_beats().last().unwrap();
+    for (t, y) in &b.samples {
+        let h = r.circulation.hemodynamics(&b.clock, *t, y);
+        for q in [h.q_mv, h.q_av, h.q_tv, h.q_pv] {
+            assert!(
+                q >= 0.0,
+                "backflow {q} mL/s through a competent valve at t = {t}"
+            );
+        }
+    }
+    assert_eq!(b.metrics.mr_volume_ml, 0.0);
+
+    let mut p = presets::normal();
+    p.mitral.regurgitant_area = 0.3; // severe MR: EROA >= 0.4 cm² is severe, 0.2–0.39 moderate
+    let m = common::steady_metrics(p);
+    // Moderate-to-severe MR: regurgitant volume 30–60 mL, fraction 30–50 % (ASE grading).
+    assert!(m.mr_volume_ml > 20.0, "MR volume {}", m.mr_volume_ml);
+    assert!(
+        (0.2..0.7).contains(&m.mr_fraction),
+        "MR fraction {}",
+        m.mr_fraction
+    );
+    // Forward output falls and the LA pressure rises with MR.
+    let n = common::steady_metrics(presets::normal());
+    assert!(m.native_flow_l_min < n.native_flow_l_min);
+    assert!(m.pcwp_mmhg > n.pcwp_mmhg);
+}
+
+/// Parameters drawn uniformly inside every documented bound, around a preset.
+fn random_parameters() -> impl Strategy<Value = Parameters> {
+    let n = PARAMETERS.len();
+    (
+        proptest::collection::vec(0.0f64..1.0, n),
+        proptest::collection::vec(any::<bool>(), n),
+    )
+        .prop_map(|(u, pick)| {
+            let mut p = presets::normal();
+            for ((spec, u), pick) in PARAMETERS.iter().zip(u).zip(pick) {
+                // Change about half the parameters, anywhere inside their bounds.
+                if pick {
+                    let v = spec.min + u * (spec.max - spec.min);
+                    p.set(spec.path, v).unwrap();
+                }
+            }
+            p
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+    #[test]
+    fn random_parameters_give_finite_physical_results_or_a_typed_error(p in random_parameters()) {
+        let settings = RunSettings {
+            steady_state: false,
+            max_beats: 8,
+            keep_all_samples: false,
+            ..RunSettings::default()
+        };
+        let mut integ = Dopri5Integrator::new(SolverSettings::default());
+        match run(p, &settings, &mut integ) {
+            Ok(r) => {
+                for b in &r.beats {
+                    for (_, y) in &b.samples {
+                        prop_assert!(y.iter().all(|v| v.is_finite()));
+                    }
+                    prop_assert!((b.metrics.blood_volume_ml - p.blood_volume).abs() < 1e-6 * p.blood_volume);
+                }
+            }
+            Err(SimError::Parameter(_)) | Err(SimError::Solver(_))
+            | Err(SimError::NonFinite { .. }) | Err(SimError::NegativeVolume { .. }) => {}
+        }
+    }
+}
