@@ -34,6 +34,8 @@ enum Command {
     },
     /// List the patient presets.
     Presets,
+    /// List the devices in the catalogue with their P-levels and speeds.
+    Devices,
     /// List every parameter path with its unit, allowed range and value in the normal adult.
     Parameters,
 }
@@ -54,7 +56,7 @@ fn execute(command: Command) -> Result<(), String> {
         Command::Run { scenario, out, set } => {
             let sc = scenario::load(&scenario, &set).map_err(|e| e.to_string())?;
             let mut integrator = solver::Dopri5Integrator::new(sc.solver);
-            let result = simulation::run(sc.params, &sc.run, &mut integrator)
+            let result = simulation::run_model(sc.model(), &sc.run, &mut integrator)
                 .map_err(|e| format!("{}: simulation failed: {e}", scenario.display()))?;
             let written = output::write_run(&out, &sc, &result).map_err(|e| e.to_string())?;
             let m = &result.report;
@@ -81,6 +83,21 @@ fn execute(command: Command) -> Result<(), String> {
                 m.cvp_mmhg,
                 m.cpo_w
             );
+            for p in &sc.pumps {
+                println!(
+                    "{} at P{} ({:.0} rpm): mean flow {:.2} L/min",
+                    p.name,
+                    p.p_level,
+                    p.speed_rpm,
+                    match p.side {
+                        impella_sim::devices::Side::Left => m.pump_flow_l_min,
+                        impella_sim::devices::Side::Right => m.rp_flow_l_min,
+                    }
+                );
+            }
+            for e in &result.events {
+                println!("alarm at {:.2} s: {} {:?}", e.t_s, e.device, e.alarm);
+            }
             for p in written {
                 println!("wrote {}", p.display());
             }
@@ -89,6 +106,25 @@ fn execute(command: Command) -> Result<(), String> {
         Command::Presets => {
             for p in PRESETS {
                 println!("{:12} {}", p.name, p.description);
+            }
+            Ok(())
+        }
+        Command::Devices => {
+            let cat = impella_sim::devices::Catalogue::builtin();
+            for d in cat.iter() {
+                let levels: Vec<String> = d
+                    .p_levels()
+                    .iter()
+                    .map(|l| format!("P{} {:.0}", l.level, l.rpm))
+                    .collect();
+                println!(
+                    "{:5} {} ({:?}; rated {:.1} L/min)\n      rpm: {}",
+                    d.id(),
+                    d.name(),
+                    d.side(),
+                    d.rated_max_flow_l_min(),
+                    levels.join(", ")
+                );
             }
             Ok(())
         }

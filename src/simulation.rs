@@ -2,7 +2,8 @@
 
 use thiserror::Error;
 
-use crate::analysis::{beat_metrics, beat_to_beat_change, BeatMetrics};
+use crate::analysis::console::{active_alarms, suction_onsets};
+use crate::analysis::{beat_metrics, beat_to_beat_change, BeatMetrics, ConsoleEvent};
 use crate::physiology::activation::BeatClock;
 use crate::physiology::{Circulation, ParameterError, Parameters, Slot, State};
 use crate::solver::{Integrator, OdeSystem, Sample, SolverError, SolverStats};
@@ -83,6 +84,8 @@ pub struct RunResult {
     pub steady: SteadyState,
     /// Mean metrics over the last `report_beats` beats.
     pub report: BeatMetrics,
+    /// Console alarm onsets (suction onsets at the sample where the inlet obstructed).
+    pub events: Vec<ConsoleEvent>,
     pub stats: SolverStats,
     pub settings: RunSettings,
 }
@@ -116,14 +119,23 @@ impl OdeSystem for BeatSystem<'_> {
     }
 }
 
-/// Simulates `params` from static equilibrium.
+/// Simulates `params` without devices from static equilibrium.
 pub fn run<I: Integrator>(
     params: Parameters,
     settings: &RunSettings,
     integrator: &mut I,
 ) -> Result<RunResult, SimError> {
     params.validate()?;
-    let circ = Circulation::new(params);
+    run_model(Circulation::new(params), settings, integrator)
+}
+
+/// Simulates an assembled model (with any pumps) from static equilibrium.
+pub fn run_model<I: Integrator>(
+    circ: Circulation,
+    settings: &RunSettings,
+    integrator: &mut I,
+) -> Result<RunResult, SimError> {
+    circ.parameters().validate()?;
     let mut y = circ.initial_state();
     let mut t = 0.0;
     let mut beats: Vec<Beat> = Vec::new();
@@ -133,6 +145,8 @@ pub fn run<I: Integrator>(
         last_change: f64::INFINITY,
     };
     let mut remaining_after_steady: Option<usize> = None;
+    let mut events: Vec<ConsoleEvent> = Vec::new();
+    let mut active_before: Vec<(String, crate::analysis::Alarm)> = Vec::new();
 
     loop {
         let clock = circ.clock(t);
@@ -148,6 +162,34 @@ pub fn run<I: Integrator>(
         )?;
         check_physical(&samples)?;
         let metrics = beat_metrics(&circ, &clock, &samples);
+        let active = active_alarms(&circ, &metrics);
+        for (device, alarm) in &active {
+            if active_before.contains(&(device.clone(), *alarm)) {
+                continue;
+            }
+            if *alarm == crate::analysis::Alarm::Suction {
+                // Suction onsets carry the sample time at which the inlet obstructed.
+                let onsets: Vec<f64> = suction_onsets(&circ, &samples)
+                    .into_iter()
+                    .filter(|(_, d)| d == device)
+                    .map(|(t, _)| t)
+                    .collect();
+                // An onset on the boundary sample belongs to this beat's start.
+                let t_s = onsets.first().copied().unwrap_or(clock.t_start);
+                events.push(ConsoleEvent {
+                    t_s,
+                    device: device.clone(),
+                    alarm: *alarm,
+                });
+            } else {
+                events.push(ConsoleEvent {
+                    t_s: clock.t_start,
+                    device: device.clone(),
+                    alarm: *alarm,
+                });
+            }
+        }
+        active_before = active;
         beats.push(Beat {
             clock,
             metrics,
@@ -175,6 +217,9 @@ pub fn run<I: Integrator>(
             steady.last_change = change;
             if change < settings.steady_tolerance || beats.len() >= settings.max_beats {
                 steady.reached = change < settings.steady_tolerance;
+                // Alarms of the start-up transient are not the patient's: report from here.
+                events.clear();
+                active_before.clear();
                 if settings.report_beats == 0 {
                     break;
                 }
@@ -200,6 +245,7 @@ pub fn run<I: Integrator>(
         beats,
         steady,
         report: BeatMetrics::mean(&report_metrics),
+        events,
         stats: integrator.stats(),
         settings: *settings,
     })

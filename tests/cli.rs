@@ -164,6 +164,70 @@ fn bad_values_name_the_key_and_the_allowed_range() {
 }
 
 #[test]
+fn device_errors_list_the_allowed_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let dev = |body: &str| format!("[[devices]]\n{body}\n");
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        (
+            dev("model = \"cp9\"\np_level = 2"),
+            vec!["scenario.toml:2:", "cp9", "2.5", "5.0", "rp"],
+        ),
+        (
+            dev("model = \"cp\"\np_level = 12"),
+            vec!["scenario.toml:3:", "P-level", "12", "9"],
+        ),
+        (
+            dev("model = \"cp\"\np_level = 2\nposition = \"sideways\""),
+            vec!["scenario.toml:4:", "inlet_in_aorta", "too_deep"],
+        ),
+        (
+            dev("model = \"cp\"\np_level = 2\nspeed = 3"),
+            vec!["scenario.toml:4:", "speed"],
+        ),
+        (
+            format!(
+                "{}{}",
+                dev("model = \"cp\"\np_level = 2"),
+                dev("model = \"5.0\"\np_level = 2")
+            ),
+            vec!["scenario.toml:5:", "left-sided"],
+        ),
+    ];
+    for (text, expected) in cases {
+        let o = run_scenario(&text, &out, &[]);
+        assert!(!o.status.success(), "{text} should fail");
+        let e = stderr(&o);
+        for x in expected {
+            assert!(e.contains(x), "error for {text:?} lacks {x:?}: {e}");
+        }
+    }
+}
+
+#[test]
+fn a_device_scenario_reports_pump_outputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let text = "[patient]\npreset = \"scai_c_lv\"\n[[devices]]\nmodel = \"impella_cp\"\np_level = 8\n[output]\ntimeseries = false\n";
+    let o = run_scenario(text, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["devices"][0]["model"], "cp");
+    assert_eq!(s["devices"][0]["p_level"], 8);
+    let m = &s["metrics"];
+    let (pump, native, total) = (
+        m["pump_flow_l_min"].as_f64().unwrap(),
+        m["native_flow_l_min"].as_f64().unwrap(),
+        m["total_flow_l_min"].as_f64().unwrap(),
+    );
+    assert!(pump > 2.0);
+    assert!((pump + native - total).abs() < 1e-9);
+    assert!(m["pump_speed_rpm"].as_f64().unwrap() > 40_000.0);
+    assert!(s["console"]["suction_beats"].is_number());
+}
+
+#[test]
 fn set_overrides_a_parameter() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));

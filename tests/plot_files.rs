@@ -459,10 +459,11 @@ fn many_loops_get_distinct_colours_and_one_legend_entry_per_marker_kind() {
     };
     let (_dir, path) = render(ImageFormat::Svg, &plot, DEFAULT_SIZE_PX);
     let svg = std::fs::read_to_string(&path).unwrap();
-    let n = loops[0].volume_ml.len();
+    // Loops are the long polylines (thinned to ~2 px spacing, so not every
+    // sample is kept); axes, ticks, dashes and legend samples have 2-5 points.
     let strokes: Vec<String> = svg_polylines(&svg)
         .into_iter()
-        .filter(|(_, p)| p.len() == n)
+        .filter(|(_, p)| p.len() > 20)
         .map(|(s, _)| s)
         .collect();
     assert_eq!(strokes.len(), 5, "one polyline per loop");

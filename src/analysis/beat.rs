@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+use crate::devices::Side;
 use crate::physiology::activation::BeatClock;
 use crate::physiology::elements::edpvr_area;
 use crate::physiology::{Circulation, Hemodynamics, Slot};
@@ -15,6 +16,8 @@ use crate::solver::Sample;
 const ML_S_TO_L_MIN: f64 = 60.0 / 1000.0;
 /// mmHg·L/min → W (133.322 Pa · 1e-3 m³ / 60 s).
 const MMHG_L_MIN_TO_W: f64 = 133.322e-3 / 60.0;
+/// Ventricular activation by which end-diastole must have happened.
+const ED_ACTIVATION_LIMIT: f64 = 0.1;
 /// Forward aortic flow above which the valve counts as open, mL/s.
 const AV_OPEN_THRESHOLD_ML_S: f64 = 1.0;
 
@@ -51,10 +54,35 @@ metrics! {
     map_mmhg,
     /// Native cardiac output: net aortic-valve flow, L/min.
     native_flow_l_min,
-    /// Total systemic flow into the aorta (native + left-sided pump), L/min.
+    /// Mean flow of the left-sided pump (0 without one), L/min.
+    pump_flow_l_min,
+    /// Highest pump flow in the beat, L/min.
+    pump_flow_max_l_min,
+    /// Lowest pump flow in the beat (negative = back-flow into the LV), L/min.
+    pump_flow_min_l_min,
+    /// Total systemic flow into the aorta: native + left-sided pump (when it ejects into the
+    /// aorta from the LV), L/min.
+    total_flow_l_min,
+    /// Cardiac output, the total systemic flow (same as total_flow_l_min), L/min.
     co_l_min,
     /// Cardiac index: co_l_min / BSA, L/min/m².
     ci_l_min_m2,
+    /// Rotor speed of the left-sided pump, rpm.
+    pump_speed_rpm,
+    /// Mean hydraulic rotor torque of the left-sided pump (motor-current proxy), mN·m.
+    pump_torque_mnm,
+    /// Beat's max − min of that torque: the pulsatility of the motor current proxy, mN·m.
+    pump_torque_pulsatility_mnm,
+    /// Highest placement-signal pressure (at the left pump's outlet), mmHg.
+    placement_max_mmhg,
+    /// Lowest placement-signal pressure, mmHg.
+    placement_min_mmhg,
+    /// Mean flow of the right-sided pump (0 without one), L/min.
+    rp_flow_l_min,
+    /// Rotor speed of the right-sided pump, rpm.
+    rp_speed_rpm,
+    /// Fraction of the beat with a pump inlet obstructed (suction), either pump.
+    suction_fraction,
     /// LV stroke volume EDV − ESV (all outflow routes), mL.
     sv_ml,
     /// Net forward aortic-valve volume in the beat, mL.
@@ -142,8 +170,15 @@ pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -
         .unwrap_or(0);
     // End-diastole: the first time, between onset and end-systole, that the volume reaches
     // its maximum (within a small band, so the flat isovolumic phase does not move it late).
+    // The search ends once contraction is under way (e_v ≥ 0.1), so volume that still
+    // enters later in systole (aortic regurgitation, back-flow through a stopped pump)
+    // does not count as filling.
+    let i_contracting = hs[..=i_es]
+        .iter()
+        .position(|h| h.e_v >= ED_ACTIVATION_LIMIT)
+        .unwrap_or(i_es);
     let argmax = |v: &[f64]| {
-        let v = &v[..=i_es];
+        let v = &v[..=i_contracting];
         let v_max = v.iter().copied().fold(f64::MIN, f64::max);
         let band = (1e-4 * v_max.abs()).max(0.05);
         v.iter().position(|&x| x >= v_max - band).unwrap_or(0)
@@ -159,7 +194,15 @@ pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -
 
     let native_sv = integral(&|h| h.q_av);
     let native_flow = native_sv / period * ML_S_TO_L_MIN;
-    let co = native_flow;
+    let pump_flow = mean(&|h| h.q_pump_l) * ML_S_TO_L_MIN;
+    // Only a pump that moves blood from the LV into the aorta adds to systemic flow; a
+    // malpositioned one recirculates within one compartment.
+    let delivered = circ
+        .pump(Side::Left)
+        .filter(|c| c.inlet == Slot::VLv && c.outlet == Slot::VAo)
+        .map_or(0.0, |_| pump_flow);
+    let co = native_flow + delivered;
+    let console = ConsoleTrace::new(circ, samples, &hs);
     let map = mean(&|h| h.p_ao);
     let cvp = mean(&|h| h.p_ra);
     let pasp = max(&|h| h.p_pa);
@@ -188,8 +231,20 @@ pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -
         dbp_mmhg: min(&|h| h.p_ao),
         map_mmhg: map,
         native_flow_l_min: native_flow,
+        pump_flow_l_min: pump_flow,
+        pump_flow_max_l_min: max(&|h| h.q_pump_l) * ML_S_TO_L_MIN,
+        pump_flow_min_l_min: min(&|h| h.q_pump_l) * ML_S_TO_L_MIN,
+        total_flow_l_min: co,
         co_l_min: co,
         ci_l_min_m2: co / p.bsa,
+        pump_speed_rpm: circ.pump(Side::Left).map_or(0.0, |c| c.pump.speed_rpm),
+        pump_torque_mnm: console.torque_mean,
+        pump_torque_pulsatility_mnm: console.torque_max - console.torque_min,
+        placement_max_mmhg: console.placement_max,
+        placement_min_mmhg: console.placement_min,
+        rp_flow_l_min: mean(&|h| h.q_pump_r) * ML_S_TO_L_MIN,
+        rp_speed_rpm: circ.pump(Side::Right).map_or(0.0, |c| c.pump.speed_rpm),
+        suction_fraction: console.suction_time / period,
         sv_ml: sv,
         native_sv_ml: native_sv,
         lvef_pct: 100.0 * sv / lvedv,
@@ -210,9 +265,64 @@ pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -
         papi: (pasp - padp) / cvp,
         stroke_work_mmhg_ml: stroke_work,
         pva_mmhg_ml: stroke_work + pe,
-        av_open_fraction: open_time / period,
+        av_open_fraction: open_time / period + 0.0, // + 0.0 turns an empty sum's -0.0 into 0
         mr_volume_ml: mr_volume,
         mr_fraction: if sv > 0.0 { mr_volume / sv } else { 0.0 },
         blood_volume_ml: crate::physiology::circulation::total_volume(&samples[0].1),
+    }
+}
+
+/// The left pump's console signals over one beat, and suction time of either pump.
+struct ConsoleTrace {
+    torque_mean: f64,
+    torque_min: f64,
+    torque_max: f64,
+    placement_min: f64,
+    placement_max: f64,
+    /// Time with an obstructed inlet, s.
+    suction_time: f64,
+}
+
+impl ConsoleTrace {
+    fn new(circ: &Circulation, samples: &[Sample], hs: &[Hemodynamics]) -> Self {
+        let mut c = ConsoleTrace {
+            torque_mean: 0.0,
+            torque_min: 0.0,
+            torque_max: 0.0,
+            placement_min: 0.0,
+            placement_max: 0.0,
+            suction_time: 0.0,
+        };
+        for w in samples.windows(2) {
+            let dt = w[1].0 - w[0].0;
+            if circ
+                .pumps()
+                .any(|p| p.suction.is_some_and(|s| s.active(w[0].1[p.inlet.i()])))
+            {
+                c.suction_time += dt;
+            }
+        }
+        let Some(left) = circ.pump(Side::Left) else {
+            return c;
+        };
+        let torque: Vec<f64> = samples
+            .iter()
+            .map(|(_, y)| left.pump.torque_mnm(y[left.flow.i()]))
+            .collect();
+        let placement: Vec<f64> = hs.iter().map(|h| h.pressure(left.outlet)).collect();
+        let fold = |v: &[f64]| {
+            v.iter()
+                .fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+        };
+        (c.torque_min, c.torque_max) = fold(&torque);
+        (c.placement_min, c.placement_max) = fold(&placement);
+        let span = samples.last().unwrap().0 - samples[0].0;
+        c.torque_mean = samples
+            .windows(2)
+            .zip(torque.windows(2))
+            .map(|(t, q)| 0.5 * (t[1].0 - t[0].0) * (q[0] + q[1]))
+            .sum::<f64>()
+            / span;
+        c
     }
 }

@@ -1,7 +1,9 @@
 //! Analysis: per-beat metrics and periodic steady state.
 
 pub mod beat;
+pub mod console;
 pub mod steady;
 
 pub use beat::{beat_metrics, BeatMetrics};
+pub use console::{Alarm, ConsoleEvent};
 pub use steady::beat_to_beat_change;

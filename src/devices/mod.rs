@@ -12,9 +12,11 @@
 
 mod catalogue;
 mod hq;
+mod pump;
 
 pub use catalogue::{Catalogue, DeviceSpec, PLevel, Provenance, Sourced};
 pub use hq::{PumpCurve, StoppedRotor};
+pub use pump::{InletSuction, Position, Pump};
 
 use serde::Deserialize;
 use std::path::PathBuf;

@@ -54,7 +54,27 @@ struct Summary<'a> {
     /// Mean over the report beats.
     metrics: &'a BeatMetrics,
     steady_state: SteadyJson,
+    devices: Vec<DeviceJson<'a>>,
+    console: ConsoleJson<'a>,
     provenance: ProvenanceJson<'a>,
+}
+
+#[derive(Serialize)]
+struct DeviceJson<'a> {
+    model: &'a str,
+    name: &'a str,
+    side: &'static str,
+    p_level: u8,
+    speed_rpm: f64,
+    position: &'static str,
+}
+
+#[derive(Serialize)]
+struct ConsoleJson<'a> {
+    /// Beats in which a pump inlet was obstructed.
+    suction_beats: usize,
+    /// Alarm onsets.
+    events: &'a [crate::analysis::ConsoleEvent],
 }
 
 #[derive(Serialize)]
@@ -144,6 +164,29 @@ fn write_summary(path: &Path, scenario: &Scenario, r: &RunResult) -> Result<(), 
             beats_to_steady_state: r.steady.beats,
             last_beat_to_beat_change: r.steady.last_change,
             tolerance: r.settings.steady_tolerance,
+        },
+        devices: scenario
+            .pumps
+            .iter()
+            .map(|p| DeviceJson {
+                model: &p.model,
+                name: &p.name,
+                side: match p.side {
+                    crate::devices::Side::Left => "left",
+                    crate::devices::Side::Right => "right",
+                },
+                p_level: p.p_level,
+                speed_rpm: p.speed_rpm,
+                position: crate::devices::Position::NAMES[p.position as usize],
+            })
+            .collect(),
+        console: ConsoleJson {
+            suction_beats: r
+                .beats
+                .iter()
+                .filter(|b| b.metrics.suction_fraction > 0.0)
+                .count(),
+            events: &r.events,
         },
         provenance: ProvenanceJson {
             crate_version: env!("CARGO_PKG_VERSION"),

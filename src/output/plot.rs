@@ -3,13 +3,15 @@
 //! The picture is drawn with `plotters`. Text is laid out with DejaVu Sans,
 //! embedded in the binary (`assets/fonts/DejaVuSans.ttf`, Bitstream Vera /
 //! DejaVu licence in `assets/fonts/LICENSE_DEJAVU`), so rendering needs no
-//! font installed on the machine. PNG files are encoded here (the `plotters`
-//! bitmap saver picks the format from the file extension, and callers may
-//! write to temporary names); SVG text refers to the font by name and falls
-//! back to the viewer's sans-serif.
+//! font installed on the machine. PNG text is set glyph by glyph from the
+//! font's metrics (`FontMetrics` below); SVG text refers to the font by name
+//! and falls back to the viewer's sans-serif. PNG files are encoded here:
+//! the `plotters` bitmap saver picks the format from the file extension, and
+//! callers may write to temporary names.
 //!
 //! See `docs/plots.md` for what the picture shows.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -197,12 +199,17 @@ pub fn write_pv_plot(
             svg.into_bytes()
         }
         ImageFormat::Png => {
-            let mut rgb = vec![0u8; width as usize * height as usize * 3];
+            // plotters draws thick lines without anti-aliasing: draw at a
+            // multiple of the size and average down.
+            let k = supersampling(width, height);
+            let big = (width * k, height * k);
+            let mut rgb = vec![0u8; big.0 as usize * big.1 as usize * 3];
             {
-                let root = BitMapBackend::with_buffer(&mut rgb, size_px).into_drawing_area();
-                draw_chart(&root, plot, size_px, true).map_err(draw_err)?;
+                let root = BitMapBackend::with_buffer(&mut rgb, big).into_drawing_area();
+                draw_chart(&root, plot, big, true).map_err(draw_err)?;
                 root.present().map_err(|e| draw_err(e.to_string()))?;
             }
+            let rgb = downsample(&rgb, big, k);
             png::encode_rgb8(width, height, &rgb)
         }
     };
@@ -210,6 +217,46 @@ pub fn write_pv_plot(
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// Supersampling factor for PNG: 3, or less when the enlarged canvas would
+/// exceed about 100 million pixels.
+fn supersampling(width: u32, height: u32) -> u32 {
+    let pixels = width as u64 * height as u64;
+    (1..=3u64)
+        .rev()
+        .find(|k| pixels * k * k <= 100_000_000)
+        .unwrap_or(1) as u32
+}
+
+/// Average `k` x `k` blocks of an RGB image of `size` (a multiple of `k`).
+fn downsample(rgb: &[u8], (w, h): (u32, u32), k: u32) -> Vec<u8> {
+    if k == 1 {
+        return rgb.to_vec();
+    }
+    let (w, h, k) = (w as usize, h as usize, k as usize);
+    let (ow, oh) = (w / k, h / k);
+    let mut out = vec![0u8; ow * oh * 3];
+    let n = (k * k) as u32;
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let mut sum = [0u32; 3];
+            for dy in 0..k {
+                let row = (oy * k + dy) * w;
+                for dx in 0..k {
+                    let i = (row + ox * k + dx) * 3;
+                    for c in 0..3 {
+                        sum[c] += rgb[i + c] as u32;
+                    }
+                }
+            }
+            let o = (oy * ow + ox) * 3;
+            for c in 0..3 {
+                out[o + c] = ((sum[c] + n / 2) / n) as u8;
+            }
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------
@@ -525,9 +572,7 @@ enum LegendMark {
     EndSystole,
 }
 
-/// Draw the whole picture. `bitmap` compensates plotters' ab_glyph text
-/// placement, which sets glyphs about a fifth of the font size higher than
-/// the box it lays them out in (SVG text is placed by the viewer instead).
+/// Draw the whole picture; `bitmap` selects glyph-by-glyph text setting.
 fn draw_chart<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     plot: &PvPlot,
@@ -543,29 +588,19 @@ where
     let px = |v: f64| (v * s).round().max(1.0);
     let pxi = |v: f64| px(v) as i32;
     let pxu = |v: f64| px(v) as u32;
-    // Downward shift (pixels) that centres bitmap glyphs of a font size on their anchor.
-    let centre_fix = |size: f64| {
-        if bitmap {
-            (0.21 * px(size)).round() as i32
-        } else {
-            0
-        }
-    };
-    let top_fix = |size: f64| {
-        if bitmap {
-            (0.12 * px(size)).round() as i32
-        } else {
-            0
-        }
-    };
 
-    const TITLE_PX: f64 = 40.0;
-    const AXIS_DESC_PX: f64 = 36.0;
-    const TICK_PX: f64 = 32.0;
-    const LEGEND_PX: f64 = 30.0;
+    // Font sizes (plotters' size: ascender-to-descender height, ~1.16 em).
+    let title_px = px(40.0);
+    let desc_px = px(36.0);
+    let tick_px = px(32.0);
+    let legend_px = px(30.0);
 
     let ink = RGBColor(25, 25, 25);
-    let font = |size: f64| TextStyle::from((FONT_FAMILY, px(size)).into_font()).color(&ink);
+    let text = Typesetter {
+        bitmap,
+        metrics: FontMetrics::embedded(),
+        ink,
+    };
 
     root.fill(&WHITE).map_err(err)?;
 
@@ -574,21 +609,22 @@ where
     let title = plot.title.trim();
     if !title.is_empty() {
         let avail = width as f64 - 2.0 * px(30.0);
-        let mut size = TITLE_PX;
-        let mut style = font(size);
-        while size > 14.0 {
-            let (w, _) = root.estimate_text_size(title, &style).map_err(err)?;
-            if (w as f64) <= avail {
-                break;
-            }
+        let mut size = title_px;
+        while size > 12.0 && text.width(title, size) > avail {
             size -= 1.0;
-            style = font(size);
         }
-        let style = style.pos(Pos::new(HPos::Center, VPos::Top));
         let y = pxi(22.0);
-        root.draw_text(title, &style, ((width / 2) as i32, y + top_fix(size)))
-            .map_err(err)?;
-        top = y + pxi(size * 1.15) + pxi(18.0);
+        let anchor = (HPos::Center, VPos::Top);
+        text.draw(
+            root,
+            title,
+            size,
+            anchor,
+            ((width / 2) as i32, y),
+            Along::Across,
+        )
+        .map_err(err)?;
+        top = y + (size * 0.85).round() as i32 + pxi(30.0);
     }
     let area = root.margin(top, 0, 0, 0);
 
@@ -682,17 +718,33 @@ where
     for (label, style, dash, gap, _) in &references {
         legend.push((label.clone(), LegendMark::Dashed(*style, *dash, *gap)));
     }
-    let legend_font = font(LEGEND_PX);
     let legend_margin = pxi(14.0);
     let sample = pxi(56.0);
     let legend_area = sample + pxi(14.0);
-    let mut text_w = 0;
-    for (label, _) in &legend {
-        text_w = text_w.max(area.estimate_text_size(label, &legend_font).map_err(err)?.0 as i32);
-    }
-    let line_h = 1.3 * px(LEGEND_PX);
+    let text_w = legend
+        .iter()
+        .map(|(label, _)| text.width(label, legend_px))
+        .fold(0.0, f64::max)
+        .ceil() as i32;
+    let line_h = 1.3 * legend_px;
     let box_w = text_w + legend_area + 2 * legend_margin;
     let box_h = (legend.len() as f64 * line_h).round() as i32 + 2 * legend_margin;
+
+    // Room for tick labels and axis titles, which are set here (not by
+    // plotters) so PNG and SVG share one layout.
+    let tick_len = pxi(8.0);
+    let tick_gap = pxi(8.0);
+    let desc_gap = pxi(26.0);
+    let y_tick_w = y_axis
+        .ticks
+        .iter()
+        .map(|&t| text.width(&tick_label(t), tick_px))
+        .fold(0.0, f64::max)
+        .ceil() as i32;
+    let tick_h = (tick_px * 0.65).round() as i32; // digits' height
+    let desc_h = (desc_px * 0.85).round() as i32; // ascender to descender
+    let y_area = tick_len + tick_gap + y_tick_w + desc_gap + desc_h + pxi(4.0);
+    let x_area = tick_len + tick_gap + tick_h + desc_gap + desc_h + pxi(4.0);
 
     // Inside the axes if a corner is free of data, else to the right of them.
     let mut drawn: Vec<Vec<(f64, f64)>> = loops.clone();
@@ -703,11 +755,13 @@ where
             .margin_left(pxi(16.0))
             .margin_right(right)
             .margin_bottom(pxi(16.0))
-            .x_label_area_size(pxi(110.0))
-            .y_label_area_size(pxi(135.0))
+            .x_label_area_size(x_area)
+            .y_label_area_size(y_area)
             .build_cartesian_2d(x0..x1, y0..y1)
     };
-    let mut chart = build(pxi(44.0)).map_err(err)?;
+    let last_x_label = text.width(&tick_label(x1), tick_px);
+    let mut chart =
+        build(pxi(20.0).max((last_x_label / 2.0).ceil() as i32 + pxi(8.0))).map_err(err)?;
     let (inside, covered) = legend_inside(&chart, &drawn, (box_w, box_h), pxi(14.0), pxi(10.0));
     let legend_pos = if covered == 0 {
         inside
@@ -718,29 +772,69 @@ where
         (xr.end + gap, yr.start)
     };
 
+    // Grid, axes and tick marks from plotters; its own labels are made
+    // invisible (plotters skips transparent text) and set below instead.
     let axis = ShapeStyle {
         color: ink.to_rgba(),
         filled: false,
         stroke_width: pxu(2.0),
     };
-    let fmt = |v: &f64| tick_label(*v);
+    let hidden = TextStyle::from((FONT_FAMILY, tick_px).into_font()).color(&TRANSPARENT);
     chart
         .configure_mesh()
-        .x_desc("LV volume (mL)")
-        .y_desc("LV pressure (mmHg)")
-        .axis_desc_style(font(AXIS_DESC_PX))
-        .label_style(font(TICK_PX))
-        .y_label_offset(centre_fix(TICK_PX))
+        .label_style(hidden)
         .x_labels(x_axis.ticks.len())
         .y_labels(y_axis.ticks.len())
-        .x_label_formatter(&fmt)
-        .y_label_formatter(&fmt)
         .axis_style(axis)
-        .set_all_tick_mark_size(pxi(8.0))
+        .set_all_tick_mark_size(tick_len)
         .bold_line_style(RGBColor(225, 225, 225).stroke_width(pxu(1.0)))
         .max_light_lines(0)
         .draw()
         .map_err(err)?;
+
+    let (xr, yr) = chart.plotting_area().get_pixel_range();
+    let spec = chart.as_coord_spec();
+    for &t in &x_axis.ticks {
+        let (x, _) = spec.translate(&(t, y0));
+        let at = (x, yr.end + tick_len + tick_gap);
+        let anchor = (HPos::Center, VPos::Top);
+        text.draw(root, &tick_label(t), tick_px, anchor, at, Along::Across)
+            .map_err(err)?;
+    }
+    for &t in &y_axis.ticks {
+        let (_, y) = spec.translate(&(x0, t));
+        let at = (xr.start - tick_len - tick_gap, y);
+        let anchor = (HPos::Right, VPos::Center);
+        text.draw(root, &tick_label(t), tick_px, anchor, at, Along::Across)
+            .map_err(err)?;
+    }
+    let x_desc_at = (
+        (xr.start + xr.end) / 2,
+        yr.end + tick_len + tick_gap + tick_h + desc_gap,
+    );
+    let anchor = (HPos::Center, VPos::Top);
+    text.draw(
+        root,
+        "LV volume (mL)",
+        desc_px,
+        anchor,
+        x_desc_at,
+        Along::Across,
+    )
+    .map_err(err)?;
+    let y_desc_at = (
+        xr.start - tick_len - tick_gap - y_tick_w - desc_gap - desc_h,
+        (yr.start + yr.end) / 2,
+    );
+    text.draw(
+        root,
+        "LV pressure (mmHg)",
+        desc_px,
+        anchor,
+        y_desc_at,
+        Along::Up,
+    )
+    .map_err(err)?;
 
     // Reference lines behind the loops.
     for (_, style, dash, gap, pieces) in &references {
@@ -756,9 +850,12 @@ where
         }
     }
 
-    // Loops.
+    // Loops. Simulated beats have thousands of samples, most less than a
+    // pixel apart; thinning them gives cleaner thick lines and smaller SVG.
+    let spec = chart.as_coord_spec().clone();
     for (i, pts) in loops.into_iter().enumerate() {
         let colour = loop_colour(i, n);
+        let pts = thin(&pts, |p| spec.translate(p), px(2.0));
         if pts.len() == 1 {
             let dot = Circle::new(pts[0], loop_width, colour.filled());
             chart.draw_series(std::iter::once(dot)).map_err(err)?;
@@ -769,9 +866,8 @@ where
     }
 
     // End-diastolic (circle) and end-systolic (square) points, on top,
-    // filled in their loop's colour.
-    // Outlines are an ink shape under a smaller fill: SVG rectangles from
-    // plotters carry no stroke width.
+    // filled in their loop's colour. Outlines are an ink shape under a
+    // smaller fill: plotters' SVG rectangles carry no stroke width.
     let r = pxi(11.0);
     let h = pxi(10.0);
     let e = pxi(2.5);
@@ -793,51 +889,82 @@ where
         .map_err(err)?;
 
     // The legend, drawn by hand so it may also sit outside the axes.
-    let (bx, by) = area.get_base_pixel();
-    let origin = (legend_pos.0 - bx, legend_pos.1 - by);
-    area.draw(&Rectangle::new(
-        [origin, (origin.0 + box_w, origin.1 + box_h)],
+    let origin = legend_pos;
+    let (lx1, ly1) = (origin.0 + box_w, origin.1 + box_h);
+    root.draw(&Rectangle::new(
+        [origin, (lx1, ly1)],
         WHITE.mix(0.9).filled(),
     ))
     .map_err(err)?;
-    let (x1, y1) = (origin.0 + box_w, origin.1 + box_h);
-    area.draw(&PathElement::new(
-        [origin, (x1, origin.1), (x1, y1), (origin.0, y1), origin],
+    root.draw(&PathElement::new(
+        [origin, (lx1, origin.1), (lx1, ly1), (origin.0, ly1), origin],
         RGBColor(190, 190, 190).stroke_width(pxu(2.0)),
     ))
     .map_err(err)?;
     let legend_fill = RGBColor(110, 110, 110);
-    let text_style = legend_font.pos(Pos::new(HPos::Left, VPos::Center));
     for (k, (label, mark)) in legend.iter().enumerate() {
         let y = origin.1 + legend_margin + ((k as f64 + 0.5) * line_h).round() as i32;
         let x = origin.0 + legend_margin;
         let line = [(x, y), (x + sample, y)];
         let mid = (x + sample / 2, y);
         match *mark {
-            LegendMark::Line(style) => area.draw(&PathElement::new(line, style)),
+            LegendMark::Line(style) => root.draw(&PathElement::new(line, style)),
             LegendMark::Dashed(style, dash, gap) => {
-                area.draw(&DashedPathElement::new(line, dash, gap, style))
+                root.draw(&DashedPathElement::new(line, dash, gap, style))
             }
-            LegendMark::EndDiastole => area.draw(
+            LegendMark::EndDiastole => root.draw(
                 &(EmptyElement::at(mid)
                     + Circle::new((0, 0), r, ink.filled())
                     + Circle::new((0, 0), r - e, legend_fill.filled())),
             ),
-            LegendMark::EndSystole => area.draw(
+            LegendMark::EndSystole => root.draw(
                 &(EmptyElement::at(mid)
                     + Rectangle::new([(-h, -h), (h, h)], ink.filled())
                     + Rectangle::new([(e - h, e - h), (h - e, h - e)], legend_fill.filled())),
             ),
         }
         .map_err(err)?;
-        area.draw_text(
+        let anchor = (HPos::Left, VPos::Center);
+        text.draw(
+            root,
             label,
-            &text_style,
-            (x + legend_area, y + centre_fix(LEGEND_PX)),
+            legend_px,
+            anchor,
+            (x + legend_area, y),
+            Along::Across,
         )
         .map_err(err)?;
     }
     Ok(())
+}
+
+/// Drop points closer than `min_px` pixels to the last kept one; the first
+/// and last points are always kept.
+fn thin(
+    points: &[(f64, f64)],
+    to_px: impl Fn(&(f64, f64)) -> (i32, i32),
+    min_px: f64,
+) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::with_capacity(points.len().min(4096));
+    let mut last_px = None;
+    for (k, p) in points.iter().enumerate() {
+        let q = to_px(p);
+        let far = match last_px {
+            None => true,
+            Some((x, y)) => {
+                let (dx, dy) = ((q.0 - x) as f64, (q.1 - y) as f64);
+                dx.hypot(dy) >= min_px
+            }
+        };
+        if far || k + 1 == points.len() {
+            if !far && out.len() > 1 {
+                out.pop(); // end exactly on the last point
+            }
+            out.push(*p);
+            last_px = Some(q);
+        }
+    }
+    out
 }
 
 /// The best place inside the axes for a legend box of `size` pixels: the
@@ -896,6 +1023,260 @@ fn legend_inside<DB: DrawingBackend>(
         .min_by_key(|&(_, hits)| hits)
         .map(|((x, y), hits)| ((xr.start + x, yr.start + y), hits))
         .unwrap_or(((xr.start, yr.start), usize::MAX))
+}
+
+// ---------------------------------------------------------------------------
+// Text
+
+/// Horizontal metrics of the embedded font, read from its `cmap`, `hhea`,
+/// `hmtx` and `kern` tables.
+///
+/// plotters 0.3.7's `ab_glyph` renderer draws each glyph's bitmap at the pen
+/// position, ignoring the glyph's left side bearing, which makes letter
+/// spacing visibly uneven in PNG text. Bitmap text is therefore set here one
+/// glyph at a time, at the pen position plus its bearing, with the same
+/// advances and kerning as `ab_glyph` uses.
+struct FontMetrics {
+    /// Font units per pixel of plotters' font size (hhea ascender - descender).
+    height_units: f64,
+    units_per_em: f64,
+    glyphs: HashMap<char, u16>,
+    /// Per glyph: advance width and left side bearing, in font units.
+    h_metrics: Vec<(u16, i16)>,
+    kern: HashMap<(u16, u16), i16>,
+}
+
+impl FontMetrics {
+    fn embedded() -> Option<&'static FontMetrics> {
+        static METRICS: OnceLock<Option<FontMetrics>> = OnceLock::new();
+        METRICS.get_or_init(|| Self::parse(DEJAVU_SANS)).as_ref()
+    }
+
+    fn parse(font: &[u8]) -> Option<FontMetrics> {
+        let u16_at = |o: usize| Some(u16::from_be_bytes([*font.get(o)?, *font.get(o + 1)?]));
+        let i16_at = |o: usize| u16_at(o).map(|v| v as i16);
+        let u32_at = |o: usize| {
+            Some(u32::from_be_bytes([
+                *font.get(o)?,
+                *font.get(o + 1)?,
+                *font.get(o + 2)?,
+                *font.get(o + 3)?,
+            ]))
+        };
+        let mut tables = HashMap::new();
+        for i in 0..u16_at(4)? as usize {
+            let rec = 12 + 16 * i;
+            tables.insert(font.get(rec..rec + 4)?, u32_at(rec + 8)? as usize);
+        }
+        let table = |tag: &[u8]| tables.get(tag).copied();
+
+        // Vertical scale as ab_glyph computes it: hhea, or OS/2 typo metrics
+        // when the font asks for them (USE_TYPO_METRICS).
+        let hhea = table(b"hhea")?;
+        let mut ascent = i16_at(hhea + 4)? as f64;
+        let mut descent = i16_at(hhea + 6)? as f64;
+        if let Some(os2) = table(b"OS/2") {
+            if u16_at(os2 + 62)? & (1 << 7) != 0 {
+                ascent = i16_at(os2 + 68)? as f64;
+                descent = i16_at(os2 + 70)? as f64;
+            }
+        }
+        let height_units = ascent - descent;
+        let units_per_em = u16_at(table(b"head")? + 18)? as f64;
+        if height_units <= 0.0 || units_per_em <= 0.0 {
+            return None;
+        }
+
+        let n_glyphs = u16_at(table(b"maxp")? + 4)? as usize;
+        let n_long = (u16_at(hhea + 34)? as usize).clamp(1, n_glyphs.max(1));
+        let hmtx = table(b"hmtx")?;
+        let mut h_metrics = Vec::with_capacity(n_glyphs);
+        for g in 0..n_glyphs {
+            if g < n_long {
+                h_metrics.push((u16_at(hmtx + 4 * g)?, i16_at(hmtx + 4 * g + 2)?));
+            } else {
+                let advance = h_metrics.last()?.0;
+                h_metrics.push((advance, i16_at(hmtx + 4 * n_long + 2 * (g - n_long))?));
+            }
+        }
+
+        // cmap: the Windows Unicode BMP subtable (format 4).
+        let cmap = table(b"cmap")?;
+        let mut sub = None;
+        for i in 0..u16_at(cmap + 2)? as usize {
+            let rec = cmap + 4 + 8 * i;
+            let (platform, encoding) = (u16_at(rec)?, u16_at(rec + 2)?);
+            let at = cmap + u32_at(rec + 4)? as usize;
+            if u16_at(at)? == 4 && (platform, encoding) == (3, 1) {
+                sub = Some(at);
+            }
+        }
+        let sub = sub?;
+        let segs = u16_at(sub + 6)? as usize / 2;
+        let (ends, starts) = (sub + 14, sub + 16 + 2 * segs);
+        let (deltas, offsets) = (sub + 16 + 4 * segs, sub + 16 + 6 * segs);
+        let mut glyphs = HashMap::new();
+        for s in 0..segs {
+            let (start, end) = (u16_at(starts + 2 * s)?, u16_at(ends + 2 * s)?);
+            let delta = u16_at(deltas + 2 * s)?;
+            let range_offset = u16_at(offsets + 2 * s)? as usize;
+            for c in start..=end.min(0xFFFE) {
+                let g = if range_offset == 0 {
+                    c.wrapping_add(delta)
+                } else {
+                    let at = offsets + 2 * s + range_offset + 2 * (c - start) as usize;
+                    match u16_at(at)? {
+                        0 => 0,
+                        g => g.wrapping_add(delta),
+                    }
+                };
+                if let (Some(ch), true) = (char::from_u32(c as u32), (g as usize) < n_glyphs) {
+                    if g != 0 {
+                        glyphs.insert(ch, g);
+                    }
+                }
+            }
+        }
+
+        // kern: horizontal format-0 subtables (what ab_glyph applies).
+        let mut kern = HashMap::new();
+        if let Some(k) = table(b"kern") {
+            if u16_at(k)? == 0 {
+                let mut at = k + 4;
+                for _ in 0..u16_at(k + 2)? {
+                    let (length, coverage) = (u16_at(at + 2)? as usize, u16_at(at + 4)?);
+                    if coverage & 0x0F == 1 && coverage >> 8 == 0 {
+                        let pairs = u16_at(at + 6)? as usize;
+                        for p in 0..pairs {
+                            let e = at + 14 + 6 * p;
+                            kern.insert((u16_at(e)?, u16_at(e + 2)?), i16_at(e + 4)?);
+                        }
+                    }
+                    at += length;
+                }
+            }
+        }
+        Some(FontMetrics {
+            height_units,
+            units_per_em,
+            glyphs,
+            h_metrics,
+            kern,
+        })
+    }
+
+    /// Glyph positions for `text` at plotters font size `size`: for each
+    /// visible glyph its pen position and the integer pixel offset of its
+    /// bitmap from the pen; and the advance width of the whole string.
+    fn layout(&self, text: &str, size: f64) -> (Vec<(char, f64, i32)>, f64) {
+        let scale = size / self.height_units;
+        let mut pen = 0.0;
+        let mut prev: Option<u16> = None;
+        let mut out = Vec::with_capacity(text.len());
+        for c in text.chars() {
+            let g = self.glyphs.get(&c).copied().unwrap_or(0);
+            if let Some(p) = prev {
+                pen += self.kern.get(&(p, g)).copied().unwrap_or(0) as f64 * scale;
+            }
+            let (advance, lsb) = self.h_metrics.get(g as usize).copied().unwrap_or((0, 0));
+            if !c.is_whitespace() {
+                out.push((c, pen, (lsb as f64 * scale).floor() as i32));
+            }
+            pen += advance as f64 * scale;
+            prev = Some(g);
+        }
+        (out, pen)
+    }
+}
+
+/// Text direction: along x, or rotated to read upwards (a y-axis label).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Along {
+    Across,
+    Up,
+}
+
+/// Sets text for one backend: SVG text is written whole (the viewer sets
+/// it); bitmap text is placed glyph by glyph (`FontMetrics` below).
+#[derive(Clone, Copy)]
+struct Typesetter {
+    bitmap: bool,
+    metrics: Option<&'static FontMetrics>,
+    ink: RGBColor,
+}
+
+impl Typesetter {
+    /// plotters writes SVG `font-size` as size / 1.24, while its bitmap
+    /// renderer makes a size the font's ascender-to-descender height. This
+    /// factor gives SVG text the same em as PNG text.
+    fn svg_size(&self, size: f64) -> f64 {
+        match self.metrics {
+            Some(m) => size * m.units_per_em / m.height_units * 1.24,
+            None => size,
+        }
+    }
+
+    /// Advance width of `text` in pixels.
+    fn width(&self, text: &str, size: f64) -> f64 {
+        match self.metrics {
+            Some(m) => m.layout(text, size).1,
+            None => 0.55 * size * text.chars().count() as f64,
+        }
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        text: &str,
+        size: f64,
+        (h, v): (HPos, VPos),
+        pos: (i32, i32),
+        along: Along,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        let trans = match along {
+            Along::Across => FontTransform::None,
+            Along::Up => FontTransform::Rotate270,
+        };
+        let metrics = match (self.bitmap, self.metrics) {
+            (true, Some(m)) => m,
+            _ => {
+                let size = if self.bitmap {
+                    size
+                } else {
+                    self.svg_size(size)
+                };
+                let style = TextStyle::from((FONT_FAMILY, size).into_font()).color(&self.ink);
+                return root.draw_text(text, &style.transform(trans).pos(Pos::new(h, v)), pos);
+            }
+        };
+        let (glyphs, width) = metrics.layout(text, size);
+        let start = match h {
+            HPos::Left => 0.0,
+            HPos::Center => -width / 2.0,
+            HPos::Right => -width,
+        };
+        // plotters sets the baseline half a size below the top of a box
+        // 1/1.24 of the size high; move it so caps sit on the anchor.
+        let drop = (size
+            * match v {
+                VPos::Top => 0.126,
+                VPos::Center => 0.216,
+                VPos::Bottom => 0.103,
+            })
+        .round() as i32;
+        let style = TextStyle::from((FONT_FAMILY, size).into_font()).color(&self.ink);
+        let style = style.transform(trans).pos(Pos::new(HPos::Left, v));
+        let mut buf = [0u8; 4];
+        for (c, pen, bearing) in glyphs {
+            let along_px = (start + pen).round() as i32 + bearing;
+            let at = match along {
+                Along::Across => (pos.0 + along_px, pos.1 + drop),
+                Along::Up => (pos.0 + drop, pos.1 - along_px),
+            };
+            root.draw_text(c.encode_utf8(&mut buf), &style, at)?;
+        }
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1225,6 +1606,49 @@ mod tests {
             let z = png::zlib(&input);
             assert_eq!(inflate_fixed(&z), input);
         }
+    }
+
+    #[test]
+    fn font_metrics_agree_with_plotters_layout() {
+        assert!(font_registered());
+        let m = FontMetrics::embedded().expect("embedded font metrics");
+        assert!(m.glyphs.len() > 3000 && m.kern.len() > 100);
+        let mut svg = String::new();
+        let root = SVGBackend::with_string(&mut svg, (800, 600)).into_drawing_area();
+        for size in [12.0, 30.0, 40.0] {
+            let style = TextStyle::from((FONT_FAMILY, size).into_font());
+            for text in [
+                "LV pressure (mmHg)",
+                "AVATAR Te Yo",
+                "Impella CP: P2–P8, 3.5 L/min",
+            ] {
+                let (w, _) = root.estimate_text_size(text, &style).unwrap();
+                let mine = m.layout(text, size).1;
+                assert!(
+                    (mine - w as f64).abs() <= 1.0,
+                    "{text:?} at {size}: {mine} vs {w}"
+                );
+            }
+        }
+        // Bearings: 'i' sits further right in its advance than 'v'.
+        let (glyphs, _) = m.layout("iv", 100.0);
+        assert!(glyphs[0].2 > glyphs[1].2, "{glyphs:?}");
+    }
+
+    #[test]
+    fn thinning_keeps_ends_and_spacing() {
+        let pts: Vec<(f64, f64)> = (0..=1000).map(|i| (i as f64 * 0.01, 0.0)).collect();
+        let to_px = |p: &(f64, f64)| ((p.0 * 100.0).round() as i32, 0);
+        let thinned = thin(&pts, to_px, 3.0);
+        assert_eq!(thinned.first(), pts.first());
+        assert_eq!(thinned.last(), pts.last());
+        assert!(thinned.len() <= 1000 / 3 + 2 && thinned.len() >= 1000 / 3 - 2);
+        for w in thinned.windows(2) {
+            assert!(to_px(&w[1]).0 - to_px(&w[0]).0 >= 3);
+        }
+        assert_eq!(thin(&pts[..1], to_px, 3.0), pts[..1].to_vec());
+        let two = [(0.0, 0.0), (0.001, 0.0)];
+        assert_eq!(thin(&two, to_px, 3.0), two.to_vec());
     }
 
     #[test]

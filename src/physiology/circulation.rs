@@ -2,16 +2,21 @@
 //!
 //! LA -mitral-> LV -aortic-> Ao =R_c,L=> SA -SVR-> SV -R_v-> RA -tricuspid-> RV
 //! -pulmonary-> PA =R_c,L=> PAD -PVR-> PV -R_v-> LA.
+//! Pumps (docs/devices.md) add a cannula flow from an inlet to an outlet compartment: left
+//! devices LV -> Ao, right devices RA -> PA.
 //! Every flow leaves one volume and enters another, so the sum of the volume states (the
 //! total blood volume) is constant by construction. Equations: docs/model.md.
 
 use nalgebra::SVector;
+
+use thiserror::Error;
 
 use super::activation::{BeatClock, TwoHill};
 use super::elements::{
     chamber_pressure, edpvr_volume, pericardial_pressure, valve_flow, vessel_pressure,
 };
 use super::parameters::{CirculationParams, Parameters};
+use crate::devices::{InletSuction, Position, Pump, Side};
 
 /// Named slots of the state vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,10 +46,14 @@ pub enum Slot {
     QAo,
     /// Flow from main to distal pulmonary arteries, mL/s.
     QPa,
+    /// Cannula flow of the left-sided pump (0 without one), mL/s.
+    QPumpL,
+    /// Cannula flow of the right-sided pump (0 without one), mL/s.
+    QPumpR,
 }
 
 /// Number of state variables.
-pub const N_STATES: usize = 12;
+pub const N_STATES: usize = 14;
 
 /// The state vector (stack-allocated).
 pub type State = SVector<f64, N_STATES>;
@@ -64,6 +73,8 @@ impl Slot {
         Slot::VPv,
         Slot::QAo,
         Slot::QPa,
+        Slot::QPumpL,
+        Slot::QPumpR,
     ];
     /// The slots that hold blood volumes (their sum is the total blood volume).
     pub const VOLUMES: [Slot; 10] = [
@@ -100,6 +111,8 @@ impl Slot {
             Slot::VPv => "v_pv_ml",
             Slot::QAo => "q_ao_sa_ml_s",
             Slot::QPa => "q_pa_pad_ml_s",
+            Slot::QPumpL => "q_pump_left_ml_s",
+            Slot::QPumpR => "q_pump_right_ml_s",
         }
     }
 }
@@ -135,11 +148,35 @@ pub struct Hemodynamics {
     /// Venous return into RA and LA, mL/s.
     pub q_ven_sys: f64,
     pub q_ven_pul: f64,
+    /// Left and right pump cannula flows, mL/s (0 without a pump).
+    pub q_pump_l: f64,
+    pub q_pump_r: f64,
+    /// Inlet obstruction resistance R_s of the left and right pumps, mmHg·s/mL.
+    pub r_suction_l: f64,
+    pub r_suction_r: f64,
 }
 
 impl Hemodynamics {
+    /// Pressure of a volume compartment, mmHg.
+    #[inline]
+    pub fn pressure(&self, slot: Slot) -> f64 {
+        match slot {
+            Slot::VLa => self.p_la,
+            Slot::VLv => self.p_lv,
+            Slot::VRa => self.p_ra,
+            Slot::VRv => self.p_rv,
+            Slot::VAo => self.p_ao,
+            Slot::VSa => self.p_sa,
+            Slot::VSv => self.p_sv,
+            Slot::VPa => self.p_pa,
+            Slot::VPad => self.p_pad,
+            Slot::VPv => self.p_pv,
+            Slot::QAo | Slot::QPa | Slot::QPumpL | Slot::QPumpR => f64::NAN,
+        }
+    }
+
     /// Column names with units, in the order of [`Hemodynamics::values`].
-    pub const NAMES: [&'static str; 19] = [
+    pub const NAMES: [&'static str; 21] = [
         "p_la_mmhg",
         "p_lv_mmhg",
         "p_ra_mmhg",
@@ -157,12 +194,14 @@ impl Hemodynamics {
         "q_pv_ml_s",
         "q_svr_ml_s",
         "q_pvr_ml_s",
+        "r_suction_left_mmhg_s_ml",
+        "r_suction_right_mmhg_s_ml",
         "e_v",
         "e_a",
     ];
 
     /// Values in the order of [`Hemodynamics::NAMES`].
-    pub fn values(&self) -> [f64; 19] {
+    pub fn values(&self) -> [f64; 21] {
         [
             self.p_la,
             self.p_lv,
@@ -181,10 +220,44 @@ impl Hemodynamics {
             self.q_pv,
             self.q_svr,
             self.q_pvr,
+            self.r_suction_l,
+            self.r_suction_r,
             self.e_v,
             self.e_a,
         ]
     }
+}
+
+/// A pump coupled between two compartments.
+#[derive(Debug, Clone)]
+pub struct PumpCoupling {
+    pub pump: Pump,
+    /// Compartment the pump draws from.
+    pub inlet: Slot,
+    /// Compartment the pump ejects into.
+    pub outlet: Slot,
+    /// Its cannula-flow state.
+    pub flow: Slot,
+    /// Inlet obstruction when the inlet is a chamber that can empty.
+    pub suction: Option<InletSuction>,
+}
+
+/// A pump that cannot be placed as asked.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CouplingError {
+    #[error("two {side} pumps ({first} and {second}): at most one left-sided and one right-sided device")]
+    SideTaken {
+        side: &'static str,
+        first: String,
+        second: String,
+    },
+    #[error(
+        "position '{position}' is modelled for left-sided devices only ({model} is right-sided)"
+    )]
+    RightMalposition {
+        model: String,
+        position: &'static str,
+    },
 }
 
 /// The assembled model for one set of parameters and one heart period.
@@ -193,16 +266,77 @@ pub struct Circulation {
     p: Parameters,
     ventricle: TwoHill,
     atrium: TwoHill,
+    left: Option<PumpCoupling>,
+    right: Option<PumpCoupling>,
 }
 
 impl Circulation {
-    /// Builds the model. Parameters must have been validated.
+    /// Builds the model without devices. Parameters must have been validated.
     pub fn new(p: Parameters) -> Self {
         let period = 60.0 / p.heart.hr;
         Circulation {
             ventricle: TwoHill::new(&p.heart.ventricle, period),
             atrium: TwoHill::new(&p.heart.atrium, period),
             p,
+            left: None,
+            right: None,
+        }
+    }
+
+    /// Adds a pump: left devices LV -> aorta, right devices RA -> pulmonary artery.
+    pub fn with_pump(mut self, pump: Pump) -> Result<Self, CouplingError> {
+        let (slot, flow) = match pump.side {
+            Side::Left => (&mut self.left, Slot::QPumpL),
+            Side::Right => (&mut self.right, Slot::QPumpR),
+        };
+        if let Some(existing) = slot {
+            return Err(CouplingError::SideTaken {
+                side: if pump.side == Side::Left {
+                    "left-sided"
+                } else {
+                    "right-sided"
+                },
+                first: existing.pump.model.clone(),
+                second: pump.model,
+            });
+        }
+        let (inlet, outlet) = match (pump.side, pump.position) {
+            (Side::Left, Position::Correct) => (Slot::VLv, Slot::VAo),
+            (Side::Left, Position::InletInAorta) => (Slot::VAo, Slot::VAo),
+            (Side::Left, Position::TooDeep) => (Slot::VLv, Slot::VLv),
+            (Side::Right, Position::Correct) => (Slot::VRa, Slot::VPa),
+            (Side::Right, other) => {
+                return Err(CouplingError::RightMalposition {
+                    model: pump.model,
+                    position: Position::NAMES[other as usize],
+                })
+            }
+        };
+        let suction = match inlet {
+            Slot::VLv => Some(InletSuction::for_inlet(self.p.lv.v0)),
+            Slot::VRa => Some(InletSuction::for_inlet(self.p.ra.v0)),
+            _ => None,
+        };
+        *slot = Some(PumpCoupling {
+            pump,
+            inlet,
+            outlet,
+            flow,
+            suction,
+        });
+        Ok(self)
+    }
+
+    /// The coupled pumps, left first.
+    pub fn pumps(&self) -> impl Iterator<Item = &PumpCoupling> {
+        self.left.iter().chain(self.right.iter())
+    }
+
+    /// The pump on one side, if any.
+    pub fn pump(&self, side: Side) -> Option<&PumpCoupling> {
+        match side {
+            Side::Left => self.left.as_ref(),
+            Side::Right => self.right.as_ref(),
         }
     }
 
@@ -252,7 +386,16 @@ impl Circulation {
         let p_pad = vessel_pressure(v(Slot::VPad), pc.vu_art, pc.c_art);
         let p_pv = vessel_pressure(v(Slot::VPv), pc.vu_ven, pc.c_ven);
 
+        let r_suction = |c: &Option<PumpCoupling>| {
+            c.as_ref()
+                .and_then(|c| c.suction.map(|s| s.resistance(y[c.inlet.i()])))
+                .unwrap_or(0.0)
+        };
         Hemodynamics {
+            q_pump_l: v(Slot::QPumpL),
+            q_pump_r: v(Slot::QPumpR),
+            r_suction_l: r_suction(&self.left),
+            r_suction_r: r_suction(&self.right),
             e_v,
             e_a,
             p_peri,
@@ -299,6 +442,18 @@ impl Circulation {
         // L·dQ/dt = P_prox − P_distal − R_c·Q
         dy[Slot::QAo.i()] = (h.p_ao - h.p_sa - s.r_char * q_ao) / s.inertance;
         dy[Slot::QPa.i()] = (h.p_pa - h.p_pad - pc.r_char * q_pa) / pc.inertance;
+
+        dy[Slot::QPumpL.i()] = 0.0;
+        dy[Slot::QPumpR.i()] = 0.0;
+        for (c, r_s) in [(&self.left, h.r_suction_l), (&self.right, h.r_suction_r)] {
+            if let Some(c) = c {
+                let q = y[c.flow.i()];
+                let (p_in, p_out) = (h.pressure(c.inlet), h.pressure(c.outlet));
+                dy[c.flow.i()] = c.pump.dq_dt(q, p_in, p_out, r_s);
+                dy[c.inlet.i()] -= q;
+                dy[c.outlet.i()] += q;
+            }
+        }
     }
 
     /// Static equilibrium with the heart relaxed: every compartment at one pressure P_m

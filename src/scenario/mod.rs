@@ -13,8 +13,9 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 use toml::Spanned;
 
+use crate::devices::{Catalogue, Position, Pump};
 use crate::physiology::presets::{self, PRESETS};
-use crate::physiology::Parameters;
+use crate::physiology::{Circulation, Parameters};
 use crate::simulation::RunSettings;
 use crate::solver::SolverSettings;
 pub use duration::Duration;
@@ -36,6 +37,23 @@ pub struct ScenarioFile {
     pub solver: SolverSection,
     #[serde(default)]
     pub output: OutputSection,
+    /// Extra device files (paths relative to the scenario file), added to the catalogue.
+    #[serde(default)]
+    pub device_files: Vec<Spanned<String>>,
+    /// Pumps in the patient: at most one left-sided and one right-sided.
+    #[serde(default)]
+    pub devices: Vec<Spanned<DeviceSection>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceSection {
+    /// Catalogue id or alias ("2.5", "cp", "5.0", "5.5", "rp").
+    pub model: Spanned<String>,
+    /// Performance level P0..P9 (the device's range).
+    pub p_level: Spanned<u8>,
+    /// "correct" (default), "inlet_in_aorta" or "too_deep" (left-sided devices).
+    pub position: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -135,6 +153,8 @@ pub struct Scenario {
     pub seed: u64,
     pub preset: String,
     pub params: Parameters,
+    /// Devices, in scenario order.
+    pub pumps: Vec<Pump>,
     pub run: RunSettings,
     pub solver: SolverSettings,
     /// Write every k-th sample to timeseries.csv (None: no timeseries).
@@ -250,6 +270,43 @@ pub fn parse(
         message: e.to_string(),
     })?;
 
+    let mut catalogue = Catalogue::builtin();
+    for f in &raw.device_files {
+        let base = file.and_then(Path::parent).unwrap_or(Path::new("."));
+        let spec = Catalogue::load_file(&base.join(f.get_ref()))
+            .map_err(|e| at(f.span(), format!("device_files: {e}")))?;
+        catalogue
+            .add(spec)
+            .map_err(|e| at(f.span(), format!("device_files: {e}")))?;
+    }
+    let mut pumps = Vec::new();
+    let mut model = Circulation::new(params);
+    for d in &raw.devices {
+        let d = d.get_ref();
+        let spec = catalogue
+            .get(d.model.get_ref())
+            .map_err(|e| at(d.model.span(), format!("devices.model: {e}")))?;
+        let position = match &d.position {
+            None => Position::Correct,
+            Some(p) => Position::from_name(p.get_ref()).ok_or_else(|| {
+                at(
+                    p.span(),
+                    format!(
+                        "devices.position: unknown position '{}'; allowed: {}",
+                        p.get_ref(),
+                        Position::NAMES.join(", ")
+                    ),
+                )
+            })?,
+        };
+        let pump = Pump::new(spec, *d.p_level.get_ref(), position)
+            .map_err(|e| at(d.p_level.span(), format!("devices.p_level: {e}")))?;
+        model = model
+            .with_pump(pump.clone())
+            .map_err(|e| at(d.model.span(), format!("devices: {e}")))?;
+        pumps.push(pump);
+    }
+
     let sim = &raw.simulation;
     let in_range = |v: f64, lo: f64, hi: f64, key: &str, span: std::ops::Range<usize>| {
         if v.is_finite() && v >= lo && v <= hi {
@@ -344,6 +401,7 @@ pub fn parse(
         seed: raw.seed,
         preset: preset_name,
         params,
+        pumps,
         run: RunSettings {
             steady_state: sim.steady_state,
             max_beats: *sim.max_beats.get_ref() as usize,
@@ -365,6 +423,16 @@ pub fn parse(
             overrides: overrides.to_vec(),
         },
     })
+}
+
+impl Scenario {
+    /// The model: the patient's circulation with the scenario's pumps coupled in.
+    pub fn model(&self) -> Circulation {
+        self.pumps
+            .iter()
+            .try_fold(Circulation::new(self.params), |m, p| m.with_pump(p.clone()))
+            .expect("pump placement was checked when the scenario was parsed")
+    }
 }
 
 /// Splits "path=value" into its parts.
