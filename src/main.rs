@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use impella_sim::physiology::presets::PRESETS;
 use impella_sim::physiology::PARAMETERS;
-use impella_sim::{output, scenario, simulation, solver};
+use impella_sim::{output, scenario, simulation};
 
 /// Closed-loop circulation with Impella pump models.
 /// Research and teaching tool, not a medical device.
@@ -55,8 +55,7 @@ fn execute(command: Command) -> Result<(), String> {
     match command {
         Command::Run { scenario, out, set } => {
             let sc = scenario::load(&scenario, &set).map_err(|e| e.to_string())?;
-            let mut integrator = solver::Dopri5Integrator::new(sc.solver);
-            let result = simulation::run_model(sc.model(), &sc.run, &mut integrator)
+            let result = simulation::run_scenario(&sc)
                 .map_err(|e| format!("{}: simulation failed: {e}", scenario.display()))?;
             let written = output::write_run(&out, &sc, &result).map_err(|e| e.to_string())?;
             let m = &result.report;

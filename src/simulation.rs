@@ -119,6 +119,12 @@ impl OdeSystem for BeatSystem<'_> {
     }
 }
 
+/// Runs a scenario: its patient with its devices, with its settings and integrator.
+pub fn run_scenario(sc: &crate::scenario::Scenario) -> Result<RunResult, SimError> {
+    let mut integrator = crate::solver::Dopri5Integrator::new(sc.solver);
+    run_model(sc.model(), &sc.run, &mut integrator)
+}
+
 /// Simulates `params` without devices from static equilibrium.
 pub fn run<I: Integrator>(
     params: Parameters,
