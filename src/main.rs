@@ -94,6 +94,16 @@ fn execute(command: Command) -> Result<(), String> {
                     }
                 );
             }
+            if let Some(w) = &result.weaning {
+                println!(
+                    "weaning: {} at P{}{}",
+                    w.outcome,
+                    w.p_level,
+                    w.t_s
+                        .map(|t| format!(" (t = {:.2} h)", t / 3600.0))
+                        .unwrap_or_default()
+                );
+            }
             for e in &result.events {
                 println!("alarm at {:.2} s: {} {:?}", e.t_s, e.device, e.alarm);
             }

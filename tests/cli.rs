@@ -205,6 +205,38 @@ fn device_errors_list_the_allowed_values() {
 }
 
 #[test]
+fn course_errors_are_caught_before_simulating() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let cp = "[[devices]]\nmodel = \"cp\"\np_level = 8\n[course]\nduration = \"1 h\"\n";
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        (
+            format!("{cp}[[events]]\nat = \"20 min\"\ndo = {{ p_level = 4 }}\n[[events]]\nat = \"10 min\"\ndo = {{ p_level = 2 }}\n"),
+            vec!["scenario.toml:10:6", "before the previous event"],
+        ),
+        (format!("{cp}[[events]]\nat = \"2 h\"\ndo = {{ p_level = 4 }}\n"), vec!["after the end of the course"]),
+        (
+            format!("{cp}[[triggers]]\nmetric = \"mapp\"\nbelow = 60\ndo = {{ p_level = \"+1\" }}\n"),
+            vec!["scenario.toml:7:10", "unknown metric 'mapp'", "map_mmhg"],
+        ),
+        (format!("{cp}[[events]]\nat = \"1 min\"\ndo = {{ p_level = 11 }}\n"), vec!["P-levels 0..=9"]),
+        (format!("{cp}[[events]]\nat = \"1 min\"\ndo = {{ drug = \"coffee\", dose = 1 }}\n"), vec!["unknown drug", "norepinephrine"]),
+        (format!("{cp}[[events]]\nat = \"1 min\"\ndo = {{ ramp = {{ \"lv.ees\" = 1.0 }} }}\n"), vec!["ramp needs a positive `over`"]),
+        (format!("{cp}[[events]]\nat = \"1 min\"\ndo = {{ jump = 1 }}\n"), vec!["unknown field `jump`"]),
+        ("[[events]]\nat = \"1 min\"\ndo = { p_level = 2 }\n".to_string(), vec!["need a [course] section"]),
+        (format!("{cp}[weaning]\nstep = 2\ndwell = \"1 h\"\nstart = \"1 min\"\n"), vec!["weaning.step = 2"]),
+    ];
+    for (text, expected) in cases {
+        let o = run_scenario(&text, &out, &[]);
+        assert!(!o.status.success(), "{text} should fail");
+        let e = stderr(&o);
+        for x in expected {
+            assert!(e.contains(x), "error for {text:?} lacks {x:?}: {e}");
+        }
+    }
+}
+
+#[test]
 fn a_device_scenario_reports_pump_outputs() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");

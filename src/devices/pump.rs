@@ -108,6 +108,8 @@ pub struct Pump {
     pub inertance: f64,
     pub position: Position,
     curve: PumpCurve,
+    /// Speed of each P-level, rpm (index = level), so the level can change at run time.
+    level_speeds_rpm: Vec<f64>,
 }
 
 impl Pump {
@@ -123,7 +125,30 @@ impl Pump {
             inertance: spec.cannula_inertance_mmhg_s2_per_ml(),
             position,
             curve: spec.pump_curve(),
+            level_speeds_rpm: spec.p_levels().iter().map(|l| l.rpm).collect(),
         })
+    }
+
+    /// Highest P-level of this device.
+    pub fn max_p_level(&self) -> u8 {
+        (self.level_speeds_rpm.len() - 1) as u8
+    }
+
+    /// Changes the P-level; levels outside 0..=max are refused with the allowed range.
+    pub fn set_p_level(&mut self, level: u8) -> Result<(), String> {
+        let rpm = self
+            .level_speeds_rpm
+            .get(usize::from(level))
+            .ok_or_else(|| {
+                format!(
+                    "{} has P-levels 0..={}, not P{level}",
+                    self.model,
+                    self.max_p_level()
+                )
+            })?;
+        self.p_level = level;
+        self.speed_rpm = *rpm;
+        Ok(())
     }
 
     /// Head the rotor generates at cannula flow `q_ml_s`, mmHg.

@@ -56,6 +56,9 @@ struct Summary<'a> {
     steady_state: SteadyJson,
     devices: Vec<DeviceJson<'a>>,
     console: ConsoleJson<'a>,
+    /// Present when the scenario has a course.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    course: Option<CourseJson<'a>>,
     provenance: ProvenanceJson<'a>,
 }
 
@@ -67,6 +70,18 @@ struct DeviceJson<'a> {
     p_level: u8,
     speed_rpm: f64,
     position: &'static str,
+}
+
+#[derive(Serialize)]
+struct CourseJson<'a> {
+    duration_s: f64,
+    /// Course time simulated beat by beat, s (the rest was fast-forwarded).
+    integrated_time_s: f64,
+    beats_integrated: usize,
+    beats_fast_forwarded: usize,
+    net_fluid_ml: f64,
+    actions_logged: usize,
+    weaning: Option<&'a crate::simulation::course::WeaningOutcome>,
 }
 
 #[derive(Serialize)]
@@ -125,6 +140,10 @@ pub fn write_run(
     write_beats(&beats_path, result)?;
     written.push(dir.join("beats.csv"));
 
+    let events_path = staged.path("events.csv");
+    write_events(&events_path, result)?;
+    written.push(dir.join("events.csv"));
+
     if let Some(stride) = scenario.timeseries_stride {
         let ts_path = staged.path("timeseries.csv");
         write_timeseries(&ts_path, result, stride)?;
@@ -180,6 +199,15 @@ fn write_summary(path: &Path, scenario: &Scenario, r: &RunResult) -> Result<(), 
                 position: crate::devices::Position::NAMES[p.position as usize],
             })
             .collect(),
+        course: scenario.course.as_ref().map(|c| CourseJson {
+            duration_s: c.duration_s,
+            integrated_time_s: r.beats.iter().map(|b| b.clock.period).sum(),
+            beats_integrated: r.beats.len(),
+            beats_fast_forwarded: r.beats.iter().map(|b| b.fast_forwarded).sum(),
+            net_fluid_ml: r.net_fluid_ml,
+            actions_logged: r.log.len(),
+            weaning: r.weaning.as_ref(),
+        }),
         console: ConsoleJson {
             suction_beats: r
                 .beats
@@ -224,12 +252,37 @@ fn write_summary(path: &Path, scenario: &Scenario, r: &RunResult) -> Result<(), 
 
 fn write_beats(path: &Path, r: &RunResult) -> Result<(), OutputError> {
     let mut w = csv::Writer::from_path(path).map_err(csv_err(path))?;
-    let mut header = vec!["beat", "t_start_s"];
+    let mut header = vec!["beat", "t_start_s", "fast_forwarded_beats"];
     header.extend_from_slice(BeatMetrics::NAMES);
     w.write_record(&header).map_err(csv_err(path))?;
     for (i, b) in r.beats.iter().enumerate() {
-        w.serialize((i, b.clock.t_start, b.metrics.values()))
+        w.serialize((i, b.clock.t_start, b.fast_forwarded, b.metrics.values()))
             .map_err(csv_err(path))?;
+    }
+    w.flush().map_err(io_err(path))
+}
+
+/// Every course action and console alarm, in time order.
+fn write_events(path: &Path, r: &RunResult) -> Result<(), OutputError> {
+    let mut rows: Vec<(f64, String, String, String)> = r
+        .log
+        .iter()
+        .map(|e| (e.t_s, e.kind.to_string(), String::new(), e.detail.clone()))
+        .collect();
+    for e in &r.events {
+        let alarm = serde_json::to_value(e.alarm)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        rows.push((e.t_s, "alarm".into(), e.device.clone(), alarm));
+    }
+    // Stable sort: same-time rows keep their order of occurrence.
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut w = csv::Writer::from_path(path).map_err(csv_err(path))?;
+    w.write_record(["t_s", "kind", "device", "detail"])
+        .map_err(csv_err(path))?;
+    for row in rows {
+        w.serialize(row).map_err(csv_err(path))?;
     }
     w.flush().map_err(io_err(path))
 }

@@ -13,7 +13,8 @@ use thiserror::Error;
 
 use super::activation::{BeatClock, TwoHill};
 use super::elements::{
-    chamber_pressure, edpvr_volume, pericardial_pressure, valve_flow, vessel_pressure,
+    chamber_pressure, edpvr_volume, pericardial_pressure, regurgitant_area, valve_flow,
+    vessel_pressure,
 };
 use super::parameters::{CirculationParams, Parameters};
 use crate::devices::{InletSuction, Position, Pump, Side};
@@ -268,6 +269,8 @@ pub struct Circulation {
     atrium: TwoHill,
     left: Option<PumpCoupling>,
     right: Option<PumpCoupling>,
+    /// Fluid given (positive) or lost (negative) into the systemic veins, mL/s.
+    infusion_ml_s: f64,
 }
 
 impl Circulation {
@@ -280,7 +283,19 @@ impl Circulation {
             p,
             left: None,
             right: None,
+            infusion_ml_s: 0.0,
         }
+    }
+
+    /// Sets a fluid infusion (positive) or blood loss (negative) into the systemic veins.
+    pub fn with_infusion(mut self, ml_s: f64) -> Self {
+        self.infusion_ml_s = ml_s;
+        self
+    }
+
+    /// Current infusion rate, mL/s.
+    pub fn infusion_ml_s(&self) -> f64 {
+        self.infusion_ml_s
     }
 
     /// Adds a pump: left devices LV -> aorta, right devices RA -> pulmonary artery.
@@ -409,10 +424,18 @@ impl Circulation {
             p_pa,
             p_pad,
             p_pv,
-            q_mv: valve_flow(&p.mitral, p_la - p_lv),
-            q_av: valve_flow(&p.aortic, p_lv - p_ao),
-            q_tv: valve_flow(&p.tricuspid, p_ra - p_rv),
-            q_pv: valve_flow(&p.pulmonary, p_rv - p_pa),
+            q_mv: valve_flow(
+                &p.mitral,
+                p_la - p_lv,
+                regurgitant_area(&p.mitral, v(Slot::VLv)),
+            ),
+            q_av: valve_flow(&p.aortic, p_lv - p_ao, p.aortic.regurgitant_area),
+            q_tv: valve_flow(
+                &p.tricuspid,
+                p_ra - p_rv,
+                regurgitant_area(&p.tricuspid, v(Slot::VRv)),
+            ),
+            q_pv: valve_flow(&p.pulmonary, p_rv - p_pa, p.pulmonary.regurgitant_area),
             q_svr: (p_sa - p_sv) / s.r_periph,
             q_pvr: (p_pad - p_pv) / pc.r_periph,
             q_ven_sys: (p_sv - p_ra) / s.r_ven,
@@ -435,7 +458,7 @@ impl Circulation {
         dy[Slot::VRv.i()] = h.q_tv - h.q_pv;
         dy[Slot::VAo.i()] = h.q_av - q_ao;
         dy[Slot::VSa.i()] = q_ao - h.q_svr;
-        dy[Slot::VSv.i()] = h.q_svr - h.q_ven_sys;
+        dy[Slot::VSv.i()] = h.q_svr - h.q_ven_sys + self.infusion_ml_s;
         dy[Slot::VPa.i()] = h.q_pv - q_pa;
         dy[Slot::VPad.i()] = q_pa - h.q_pvr;
         dy[Slot::VPv.i()] = h.q_pvr - h.q_ven_pul;

@@ -42,15 +42,29 @@ pub fn pericardial_pressure(p: &PericardiumParams, v_lv: f64, v_rv: f64) -> f64 
     p.p0 * ((p.lambda * (v_lv + v_rv - p.v0)).exp() - 1.0)
 }
 
-/// Valve flow for ΔP = P_upstream − P_downstream, mL/s: forward through R; backward through
-/// the regurgitant orifice (zero when competent).
+/// Volume span over which a functional regurgitant orifice opens fully, mL [estimate].
+pub const FUNCTIONAL_OPENING_SPAN_ML: f64 = 40.0;
+
+/// Effective regurgitant area (cm²) of an atrioventricular valve whose ventricle holds
+/// `v_ml`: EROA · clamp((V − V_c)/ΔV, 0, 1); the full EROA when V_c = 0.
 #[inline]
-pub fn valve_flow(v: &ValveParams, dp_mmhg: f64) -> f64 {
+pub fn regurgitant_area(v: &ValveParams, ventricle_ml: f64) -> f64 {
+    if v.coaptation_volume <= 0.0 {
+        return v.regurgitant_area;
+    }
+    let f = (ventricle_ml - v.coaptation_volume) / FUNCTIONAL_OPENING_SPAN_ML;
+    v.regurgitant_area * f.clamp(0.0, 1.0)
+}
+
+/// Valve flow for ΔP = P_upstream − P_downstream, mL/s: forward through R; backward through
+/// a regurgitant orifice of `area_cm2` (zero when competent).
+#[inline]
+pub fn valve_flow(v: &ValveParams, dp_mmhg: f64, area_cm2: f64) -> f64 {
     if dp_mmhg >= 0.0 {
         dp_mmhg / v.r
-    } else if v.regurgitant_area > 0.0 {
+    } else if area_cm2 > 0.0 {
         let back = -dp_mmhg;
-        -K_ORIFICE * v.regurgitant_area * back / (back + ORIFICE_SMOOTHING_MMHG).sqrt()
+        -K_ORIFICE * area_cm2 * back / (back + ORIFICE_SMOOTHING_MMHG).sqrt()
     } else {
         0.0
     }
@@ -72,9 +86,22 @@ mod tests {
         let v = ValveParams {
             r: 0.01,
             regurgitant_area: 0.0,
+            coaptation_volume: 0.0,
         };
-        assert_eq!(valve_flow(&v, -50.0), 0.0);
-        assert!((valve_flow(&v, 5.0) - 500.0).abs() < 1e-9);
+        assert_eq!(valve_flow(&v, -50.0, regurgitant_area(&v, 150.0)), 0.0);
+        assert!((valve_flow(&v, 5.0, 0.0) - 500.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn functional_regurgitation_grows_with_ventricular_volume() {
+        let v = ValveParams {
+            r: 0.01,
+            regurgitant_area: 0.3,
+            coaptation_volume: 100.0,
+        };
+        assert_eq!(regurgitant_area(&v, 90.0), 0.0);
+        assert!((regurgitant_area(&v, 120.0) - 0.15).abs() < 1e-12);
+        assert_eq!(regurgitant_area(&v, 200.0), 0.3);
     }
 
     #[test]
@@ -83,8 +110,9 @@ mod tests {
         let v = ValveParams {
             r: 0.01,
             regurgitant_area: 0.3,
+            coaptation_volume: 0.0,
         };
-        let q = valve_flow(&v, -100.0);
+        let q = valve_flow(&v, -100.0, regurgitant_area(&v, 150.0));
         assert!((q + 150.0).abs() < 1.0, "{q}");
     }
 

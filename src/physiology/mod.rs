@@ -3,6 +3,7 @@
 
 pub mod activation;
 pub mod circulation;
+pub mod drugs;
 pub mod elements;
 pub mod parameters;
 pub mod presets;

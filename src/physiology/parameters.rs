@@ -27,6 +27,10 @@ pub struct ValveParams {
     pub r: f64,
     /// Effective regurgitant orifice area (EROA), cm². 0 = competent valve.
     pub regurgitant_area: f64,
+    /// Atrioventricular valves only: ventricular volume V_c (mL) at or below which the
+    /// leaflets coapt fully, so functional regurgitation grows as the ventricle dilates
+    /// (0 = the area does not depend on volume).
+    pub coaptation_volume: f64,
 }
 
 /// Two-Hill activation shape, time constants given at the reference period [`T_REF_S`].
@@ -193,10 +197,12 @@ param_table! {
     "rv.edpvr_b" => rv.edpvr_b, "1/mL", [0.001, 0.2], "RV EDPVR stiffness";
     "mitral.r" => mitral.r, "mmHg·s/mL", [0.001, 1.0], "mitral forward resistance";
     "mitral.regurgitant_area" => mitral.regurgitant_area, "cm²", [0.0, 1.5], "mitral effective regurgitant orifice area";
+    "mitral.coaptation_volume" => mitral.coaptation_volume, "mL", [0.0, 400.0], "LV volume below which functional MR closes (0 = fixed area)";
     "aortic.r" => aortic.r, "mmHg·s/mL", [0.001, 1.0], "aortic forward resistance";
     "aortic.regurgitant_area" => aortic.regurgitant_area, "cm²", [0.0, 1.0], "aortic effective regurgitant orifice area";
     "tricuspid.r" => tricuspid.r, "mmHg·s/mL", [0.001, 1.0], "tricuspid forward resistance";
     "tricuspid.regurgitant_area" => tricuspid.regurgitant_area, "cm²", [0.0, 1.5], "tricuspid effective regurgitant orifice area";
+    "tricuspid.coaptation_volume" => tricuspid.coaptation_volume, "mL", [0.0, 400.0], "RV volume below which functional TR closes (0 = fixed area)";
     "pulmonary.r" => pulmonary.r, "mmHg·s/mL", [0.001, 1.0], "pulmonary-valve forward resistance";
     "pulmonary.regurgitant_area" => pulmonary.regurgitant_area, "cm²", [0.0, 1.0], "pulmonary-valve effective regurgitant orifice area";
     "systemic.c_prox" => systemic.c_prox, "mL/mmHg", [0.02, 3.0], "proximal aortic compliance";

@@ -54,18 +54,22 @@ pub fn normal() -> Parameters {
         mitral: ValveParams {
             r: 0.0158,
             regurgitant_area: 0.0,
+            coaptation_volume: 0.0,
         },
         aortic: ValveParams {
             r: 0.018,
             regurgitant_area: 0.0,
+            coaptation_volume: 0.0,
         },
         tricuspid: ValveParams {
             r: 0.0237,
             regurgitant_area: 0.0,
+            coaptation_volume: 0.0,
         },
         pulmonary: ValveParams {
             r: 0.0055,
             regurgitant_area: 0.0,
+            coaptation_volume: 0.0,
         },
         systemic: CirculationParams {
             c_prox: 0.28,

@@ -3,6 +3,7 @@
 //! Every key is documented in docs/scenarios.md. Unknown keys are errors; every error names
 //! the file, the key and, where the text has one, the line and column.
 
+pub mod course;
 pub mod duration;
 
 use std::collections::BTreeMap;
@@ -43,6 +44,13 @@ pub struct ScenarioFile {
     /// Pumps in the patient: at most one left-sided and one right-sided.
     #[serde(default)]
     pub devices: Vec<Spanned<DeviceSection>>,
+    /// A clinical course after stabilisation (events, triggers and weaning need it).
+    pub course: Option<course::CourseSection>,
+    #[serde(default)]
+    pub events: Vec<course::EventSection>,
+    #[serde(default)]
+    pub triggers: Vec<course::TriggerSection>,
+    pub weaning: Option<course::WeaningSection>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -73,6 +81,7 @@ pub struct SimulationSection {
     pub max_beats: Spanned<u32>,
     pub steady_tolerance: Spanned<f64>,
     pub report_beats: Spanned<u32>,
+    pub fast_forward: bool,
 }
 
 impl Default for SimulationSection {
@@ -83,6 +92,7 @@ impl Default for SimulationSection {
             max_beats: Spanned::new(0..0, d.max_beats as u32),
             steady_tolerance: Spanned::new(0..0, d.steady_tolerance),
             report_beats: Spanned::new(0..0, d.report_beats as u32),
+            fast_forward: d.fast_forward,
         }
     }
 }
@@ -155,6 +165,8 @@ pub struct Scenario {
     pub params: Parameters,
     /// Devices, in scenario order.
     pub pumps: Vec<Pump>,
+    /// The course after stabilisation, if the scenario has one.
+    pub course: Option<course::Course>,
     pub run: RunSettings,
     pub solver: SolverSettings,
     /// Write every k-th sample to timeseries.csv (None: no timeseries).
@@ -307,6 +319,26 @@ pub fn parse(
         pumps.push(pump);
     }
 
+    let course = match &raw.course {
+        Some(c) => Some(course::build(
+            c,
+            &raw.events,
+            &raw.triggers,
+            raw.weaning.as_ref(),
+            &catalogue,
+            &pumps,
+            &at,
+        )?),
+        None if !raw.events.is_empty() || !raw.triggers.is_empty() || raw.weaning.is_some() => {
+            return Err(ScenarioError::Whole {
+                file: name.clone(),
+                message: "events, triggers and weaning need a [course] section with a `duration`"
+                    .into(),
+            })
+        }
+        None => None,
+    };
+
     let sim = &raw.simulation;
     let in_range = |v: f64, lo: f64, hi: f64, key: &str, span: std::ops::Range<usize>| {
         if v.is_finite() && v >= lo && v <= hi {
@@ -402,6 +434,7 @@ pub fn parse(
         preset: preset_name,
         params,
         pumps,
+        course,
         run: RunSettings {
             steady_state: sim.steady_state,
             max_beats: *sim.max_beats.get_ref() as usize,
@@ -409,6 +442,7 @@ pub fn parse(
             report_beats: *sim.report_beats.get_ref() as usize,
             sample_interval: sample,
             keep_all_samples: o.timeseries,
+            fast_forward: sim.fast_forward,
         },
         solver: SolverSettings {
             rtol: *s.rtol.get_ref(),

@@ -22,11 +22,16 @@ impl Dopri5Integrator {
     }
 }
 
-struct Adapter<'a, S>(&'a S);
+/// Runs the stepper on local time x = t − t0, so its dense-output grid stays exact on long
+/// courses (absolute times of days would cost the grid its last sample to round-off).
+struct Adapter<'a, S> {
+    sys: &'a S,
+    t0: f64,
+}
 
 impl<S: OdeSystem> System<f64, State> for Adapter<'_, S> {
-    fn system(&self, t: f64, y: &State, dy: &mut State) {
-        self.0.rhs(t, y, dy);
+    fn system(&self, x: f64, y: &State, dy: &mut State) {
+        self.sys.rhs(self.t0 + x, y, dy);
     }
 }
 
@@ -45,11 +50,12 @@ impl Integrator for Dopri5Integrator {
         out: &mut Vec<Sample>,
     ) -> Result<State, SolverError> {
         let s = self.settings;
-        let dx = (t1 - t0) / n as f64;
+        let span = t1 - t0;
+        let dx = span / n as f64;
         let mut stepper = Dopri5::from_param(
-            Adapter(sys),
-            t0,
-            t1,
+            Adapter { sys, t0 },
+            0.0,
+            span,
             dx,
             *y0,
             s.rtol,
@@ -67,7 +73,7 @@ impl Integrator for Dopri5Integrator {
         let stats = stepper.integrate().map_err(|e| SolverError::Failed {
             method: "dopri5",
             t: t0,
-            reason: e.to_string(),
+            reason: format!("{e} (local time from the interval start)"),
         })?;
         self.stats.rhs_evaluations += u64::from(stats.num_eval);
         self.stats.accepted_steps += u64::from(stats.accepted_steps);
@@ -76,12 +82,14 @@ impl Integrator for Dopri5Integrator {
         let (ts, ys) = (stepper.x_out(), stepper.y_out());
         // Dense output may repeat the end point or round the last grid time; keep the grid.
         let mut got = 0;
-        for (k, (t, y)) in ts.iter().zip(ys).enumerate().take(n + 1) {
-            let t_grid = t0 + k as f64 * dx;
-            if (t - t_grid).abs() > 1e-9 * (1.0 + t_grid.abs()) {
+        for (k, (x, y)) in ts.iter().zip(ys).enumerate().take(n + 1) {
+            let x_grid = k as f64 * dx;
+            if (x - x_grid).abs() > 1e-9 * (1.0 + span) {
                 break;
             }
-            out.push((t_grid, *y));
+            // The last sample is the interval's end exactly, so consecutive intervals join.
+            let t = if k == n { t1 } else { t0 + x_grid };
+            out.push((t, *y));
             got += 1;
         }
         if got != n + 1 {

@@ -1,4 +1,7 @@
 //! Runs the model beat by beat: integrate one beat, measure it, check for steady state.
+//! A scenario with a course continues from steady state through its events ([`course`]).
+
+pub mod course;
 
 use thiserror::Error;
 
@@ -23,6 +26,8 @@ pub struct RunSettings {
     pub sample_interval: f64,
     /// Keep every beat's samples (for timeseries output); otherwise only the report beats'.
     pub keep_all_samples: bool,
+    /// In a course, skip repeated beats at periodic steady state (see docs/scenarios.md).
+    pub fast_forward: bool,
 }
 
 impl Default for RunSettings {
@@ -34,6 +39,7 @@ impl Default for RunSettings {
             report_beats: 5,
             sample_interval: 1e-3,
             keep_all_samples: true,
+            fast_forward: true,
         }
     }
 }
@@ -74,6 +80,8 @@ pub struct Beat {
     /// Samples from onset to the next onset, both included (empty once dropped, see
     /// [`RunSettings::keep_all_samples`]).
     pub samples: Vec<Sample>,
+    /// Identical beats skipped after this one at periodic steady state (fast-forward).
+    pub fast_forwarded: usize,
 }
 
 /// Everything a run produced.
@@ -86,6 +94,14 @@ pub struct RunResult {
     pub report: BeatMetrics,
     /// Console alarm onsets (suction onsets at the sample where the inlet obstructed).
     pub events: Vec<ConsoleEvent>,
+    /// What a course did and when (empty without a course).
+    pub log: Vec<course::LogEntry>,
+    /// Weaning outcome, when the course has a protocol.
+    pub weaning: Option<course::WeaningOutcome>,
+    /// Infused minus lost fluid over the run, mL (blood volume = parameter + this).
+    pub net_fluid_ml: f64,
+    /// State at the end of the run.
+    pub final_state: State,
     pub stats: SolverStats,
     pub settings: RunSettings,
 }
@@ -107,9 +123,9 @@ impl RunResult {
 }
 
 /// The model during one beat, as an ODE system.
-struct BeatSystem<'a> {
-    circ: &'a Circulation,
-    clock: BeatClock,
+pub(crate) struct BeatSystem<'a> {
+    pub circ: &'a Circulation,
+    pub clock: BeatClock,
 }
 
 impl OdeSystem for BeatSystem<'_> {
@@ -119,10 +135,13 @@ impl OdeSystem for BeatSystem<'_> {
     }
 }
 
-/// Runs a scenario: its patient with its devices, with its settings and integrator.
+/// Runs a scenario: its patient with its devices to steady state, then its course if any.
 pub fn run_scenario(sc: &crate::scenario::Scenario) -> Result<RunResult, SimError> {
     let mut integrator = crate::solver::Dopri5Integrator::new(sc.solver);
-    run_model(sc.model(), &sc.run, &mut integrator)
+    match &sc.course {
+        None => run_model(sc.model(), &sc.run, &mut integrator),
+        Some(plan) => course::run_course(sc, plan, &mut integrator),
+    }
 }
 
 /// Simulates `params` without devices from static equilibrium.
@@ -151,8 +170,7 @@ pub fn run_model<I: Integrator>(
         last_change: f64::INFINITY,
     };
     let mut remaining_after_steady: Option<usize> = None;
-    let mut events: Vec<ConsoleEvent> = Vec::new();
-    let mut active_before: Vec<(String, crate::analysis::Alarm)> = Vec::new();
+    let mut alarms = AlarmTracker::default();
 
     loop {
         let clock = circ.clock(t);
@@ -168,38 +186,12 @@ pub fn run_model<I: Integrator>(
         )?;
         check_physical(&samples)?;
         let metrics = beat_metrics(&circ, &clock, &samples);
-        let active = active_alarms(&circ, &metrics);
-        for (device, alarm) in &active {
-            if active_before.contains(&(device.clone(), *alarm)) {
-                continue;
-            }
-            if *alarm == crate::analysis::Alarm::Suction {
-                // Suction onsets carry the sample time at which the inlet obstructed.
-                let onsets: Vec<f64> = suction_onsets(&circ, &samples)
-                    .into_iter()
-                    .filter(|(_, d)| d == device)
-                    .map(|(t, _)| t)
-                    .collect();
-                // An onset on the boundary sample belongs to this beat's start.
-                let t_s = onsets.first().copied().unwrap_or(clock.t_start);
-                events.push(ConsoleEvent {
-                    t_s,
-                    device: device.clone(),
-                    alarm: *alarm,
-                });
-            } else {
-                events.push(ConsoleEvent {
-                    t_s: clock.t_start,
-                    device: device.clone(),
-                    alarm: *alarm,
-                });
-            }
-        }
-        active_before = active;
+        alarms.observe(&circ, &clock, &samples, &metrics);
         beats.push(Beat {
             clock,
             metrics,
             samples,
+            fast_forwarded: 0,
         });
         if !settings.keep_all_samples {
             // Only the report window can still be needed.
@@ -224,8 +216,7 @@ pub fn run_model<I: Integrator>(
             if change < settings.steady_tolerance || beats.len() >= settings.max_beats {
                 steady.reached = change < settings.steady_tolerance;
                 // Alarms of the start-up transient are not the patient's: report from here.
-                events.clear();
-                active_before.clear();
+                alarms = AlarmTracker::default();
                 if settings.report_beats == 0 {
                     break;
                 }
@@ -251,14 +242,58 @@ pub fn run_model<I: Integrator>(
         beats,
         steady,
         report: BeatMetrics::mean(&report_metrics),
-        events,
+        events: alarms.events,
+        log: Vec::new(),
+        weaning: None,
+        net_fluid_ml: 0.0,
+        final_state: y,
         stats: integrator.stats(),
         settings: *settings,
     })
 }
 
+/// Turns per-beat alarm states into onset events.
+#[derive(Debug, Default)]
+pub(crate) struct AlarmTracker {
+    pub events: Vec<ConsoleEvent>,
+    active_before: Vec<(String, crate::analysis::Alarm)>,
+}
+
+impl AlarmTracker {
+    pub(crate) fn observe(
+        &mut self,
+        circ: &Circulation,
+        clock: &BeatClock,
+        samples: &[Sample],
+        metrics: &BeatMetrics,
+    ) {
+        let active = active_alarms(circ, metrics);
+        for (device, alarm) in &active {
+            if self.active_before.contains(&(device.clone(), *alarm)) {
+                continue;
+            }
+            let t_s = if *alarm == crate::analysis::Alarm::Suction {
+                // Suction onsets carry the sample time at which the inlet obstructed; one on
+                // the boundary sample belongs to this beat's start.
+                suction_onsets(circ, samples)
+                    .into_iter()
+                    .find(|(_, d)| d == device)
+                    .map_or(clock.t_start, |(t, _)| t)
+            } else {
+                clock.t_start
+            };
+            self.events.push(ConsoleEvent {
+                t_s,
+                device: device.clone(),
+                alarm: *alarm,
+            });
+        }
+        self.active_before = active;
+    }
+}
+
 /// Refuses non-finite states and negative volumes, naming the state and time.
-fn check_physical(samples: &[Sample]) -> Result<(), SimError> {
+pub(crate) fn check_physical(samples: &[Sample]) -> Result<(), SimError> {
     for (t, y) in samples {
         for s in Slot::ALL {
             let v = y[s.i()];
