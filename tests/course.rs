@@ -190,3 +190,52 @@ fn escalation_switches_and_adds_devices() {
     );
     assert!(r.report.rp_flow_l_min > 2.0);
 }
+
+fn complications(seed: u64, hazards: &str) -> RunResult {
+    run(&format!(
+        "seed = {seed}\n{CP}[course]\nduration = \"3 h\"\n[complications]\nhazards = {{ {hazards} }}\n"
+    ))
+}
+
+#[test]
+fn complications_are_drawn_from_the_seed() {
+    let times = |r: &RunResult| -> Vec<(u64, String)> {
+        r.log
+            .iter()
+            .filter(|e| e.kind == "complication")
+            .map(|e| ((e.t_s * 1e6) as u64, e.detail.clone()))
+            .collect()
+    };
+    // Hazards high enough that several occur within 3 h.
+    let h = "bleeding = 0.5, haemolysis = 1.0, limb_ischaemia = 1.0";
+    let a = complications(1, h);
+    let b = complications(1, h);
+    let c = complications(2, h);
+    assert!(!times(&a).is_empty());
+    assert_eq!(times(&a), times(&b), "same seed, same course");
+    assert_ne!(times(&a), times(&c), "another seed, another course");
+}
+
+#[test]
+fn complications_have_their_modelled_effects() {
+    // Bleeding removes 500 mL.
+    let r = complications(
+        3,
+        "bleeding = 1.0, haemolysis = 0, limb_ischaemia = 0, device_stop = 0, malposition = 0",
+    );
+    assert!((r.net_fluid_ml + 500.0).abs() < 1e-6, "{}", r.net_fluid_ml);
+    // A device stop leaves the rotor at P0: back-flow instead of support.
+    let r = complications(
+        3,
+        "bleeding = 0, haemolysis = 0, limb_ischaemia = 0, device_stop = 1.0, malposition = 0",
+    );
+    assert_eq!(r.report.pump_speed_rpm, 0.0);
+    assert!(r.report.pump_flow_l_min < 0.0);
+    // Malposition: the pump recirculates in the aorta; the console flags it.
+    let r = complications(
+        3,
+        "bleeding = 0, haemolysis = 0, limb_ischaemia = 0, device_stop = 0, malposition = 1.0",
+    );
+    assert!(r.log.iter().any(|e| e.detail.contains("migrated")));
+    assert!((r.report.total_flow_l_min - r.report.native_flow_l_min).abs() < 1e-9);
+}

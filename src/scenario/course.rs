@@ -126,6 +126,55 @@ impl Default for FailureSection {
     }
 }
 
+/// `[complications]`: random complications with per-hour hazards, drawn with the seed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComplicationsSection {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Per-hour hazards overriding the defaults of [`Complication::ALL`].
+    #[serde(default)]
+    pub hazards: BTreeMap<Spanned<String>, Spanned<f64>>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A device complication and its modelled effect (docs/scenarios.md, "Complications").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Complication {
+    /// Moderate/severe bleeding: 500 mL lost over 1 h.
+    Bleeding,
+    /// Mechanical haemolysis: logged, no haemodynamic effect modelled.
+    Haemolysis,
+    /// Access-limb ischaemia: logged, no haemodynamic effect modelled.
+    LimbIschaemia,
+    /// The pump stops (motor or purge failure): P-level 0, rotor a passive leak.
+    DeviceStop,
+    /// The left pump migrates out into the aorta: no more unloading.
+    Malposition,
+}
+
+impl Complication {
+    /// Name, default hazard per hour. Hazards λ = −ln(1 − p)/T from the incidence p over
+    /// DanGer Shock's median support time T = 59 h (derivation in docs/scenarios.md).
+    pub const ALL: [(Complication, &'static str, f64); 5] = [
+        (Complication::Bleeding, "bleeding", 4.17e-3),
+        (Complication::Haemolysis, "haemolysis", 2.24e-3),
+        (Complication::LimbIschaemia, "limb_ischaemia", 9.8e-4),
+        (Complication::DeviceStop, "device_stop", 1.0e-4),
+        (Complication::Malposition, "malposition", 8.7e-4),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Complication::ALL
+            .iter()
+            .find(|c| c.0 == self)
+            .map_or("?", |c| c.1)
+    }
+}
+
 /// A P-level change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LevelChange {
@@ -236,15 +285,19 @@ pub struct Course {
     pub events: Vec<TimedEvent>,
     pub triggers: Vec<Trigger>,
     pub weaning: Option<Weaning>,
+    /// Per-hour hazards of the random complications (empty: none).
+    pub complications: Vec<(Complication, f64)>,
 }
 
 /// Builds the typed plan, checking every reference before anything runs. `err(span, msg)`
 /// turns a problem into the scenario's error with line and column.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn build<E>(
     course: &CourseSection,
     events: &[EventSection],
     triggers: &[TriggerSection],
     weaning: Option<&WeaningSection>,
+    complications: Option<&ComplicationsSection>,
     catalogue: &Catalogue,
     initial_devices: &[Pump],
     err: &dyn Fn(std::ops::Range<usize>, String) -> E,
@@ -384,11 +437,48 @@ pub(super) fn build<E>(
             "an event starts weaning but there is no [weaning] section".into(),
         ));
     }
+    let mut hazards = Vec::new();
+    if let Some(c) = complications {
+        for (key, v) in &c.hazards {
+            if !Complication::ALL.iter().any(|a| a.1 == key.get_ref()) {
+                let names: Vec<&str> = Complication::ALL.iter().map(|a| a.1).collect();
+                return Err(err(
+                    key.span(),
+                    format!(
+                        "complications.hazards: unknown complication '{}'; allowed: {}",
+                        key.get_ref(),
+                        names.join(", ")
+                    ),
+                ));
+            }
+            let x = *v.get_ref();
+            if !(0.0..=1.0).contains(&x) {
+                return Err(err(
+                    v.span(),
+                    format!(
+                        "complications.hazards.{} = {x} per hour is outside [0, 1]",
+                        key.get_ref()
+                    ),
+                ));
+            }
+        }
+        if c.enabled {
+            for (kind, name, default) in Complication::ALL {
+                let rate = c
+                    .hazards
+                    .iter()
+                    .find(|(k, _)| k.get_ref() == name)
+                    .map_or(default, |(_, v)| *v.get_ref());
+                hazards.push((kind, rate));
+            }
+        }
+    }
     Ok(Course {
         duration_s,
         events: out_events,
         triggers: out_triggers,
         weaning,
+        complications: hazards,
     })
 }
 

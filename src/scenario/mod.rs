@@ -51,6 +51,7 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub triggers: Vec<course::TriggerSection>,
     pub weaning: Option<course::WeaningSection>,
+    pub complications: Option<course::ComplicationsSection>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -325,14 +326,20 @@ pub fn parse(
             &raw.events,
             &raw.triggers,
             raw.weaning.as_ref(),
+            raw.complications.as_ref(),
             &catalogue,
             &pumps,
             &at,
         )?),
-        None if !raw.events.is_empty() || !raw.triggers.is_empty() || raw.weaning.is_some() => {
+        None if !raw.events.is_empty()
+            || !raw.triggers.is_empty()
+            || raw.weaning.is_some()
+            || raw.complications.is_some() =>
+        {
             return Err(ScenarioError::Whole {
                 file: name.clone(),
-                message: "events, triggers and weaning need a [course] section with a `duration`"
+                message: "events, triggers, weaning and complications need a [course] section \
+                          with a `duration`"
                     .into(),
             })
         }

@@ -10,7 +10,12 @@ use crate::analysis::{beat_metrics, beat_to_beat_change, BeatMetrics};
 use crate::devices::Pump;
 use crate::physiology::drugs::Drug;
 use crate::physiology::{Circulation, Parameters, State};
-use crate::scenario::course::{Action, Course, LevelChange, Weaning};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rand_distr::{Distribution, Exp};
+
+use crate::devices::{Position, Side};
+use crate::scenario::course::{Action, Complication, Course, LevelChange, Weaning};
 use crate::scenario::Scenario;
 use crate::solver::{Integrator, Sample};
 
@@ -42,6 +47,11 @@ pub struct WeaningOutcome {
 /// the drift it skips stays negligible (checked against full integration in tests/course.rs).
 const FAST_FORWARD_TOLERANCE_FACTOR: f64 = 0.1;
 
+/// Blood lost in a bleeding complication, mL, and over how long, s [estimate: a
+/// transfusion-requiring (GUSTO moderate) bleed].
+const BLEED_ML: f64 = 500.0;
+const BLEED_S: f64 = 3600.0;
+
 /// Beats averaged for weaning checks.
 const WEANING_WINDOW_BEATS: usize = 10;
 
@@ -61,6 +71,7 @@ enum Pending {
     WeaningCheck,
     WeaningRetry,
     WeaningStart,
+    Complication(Complication),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -397,9 +408,47 @@ impl CourseState {
                     }
                 }
                 Pending::WeaningCheck => self.weaning_check(at, recent),
+                Pending::Complication(c) => self.complication(at, c),
                 Pending::WeaningRetry => self.weaning_step_down(at),
             }
         }
+    }
+
+    fn complication(&mut self, t: f64, c: Complication) {
+        let detail = match c {
+            Complication::Bleeding => {
+                self.apply(
+                    t,
+                    "complication",
+                    "bleeding",
+                    &[Action::Fluid {
+                        volume_ml: -BLEED_ML,
+                        over_s: BLEED_S,
+                    }],
+                );
+                return;
+            }
+            Complication::Haemolysis => "haemolysis (no haemodynamic effect modelled)".to_string(),
+            Complication::LimbIschaemia => {
+                "limb ischaemia (no haemodynamic effect modelled)".to_string()
+            }
+            Complication::DeviceStop => match self.pumps.first_mut() {
+                Some(p) => {
+                    p.set_p_level(0).expect("P0 exists");
+                    format!("device stop: {} at P0", p.model)
+                }
+                None => "device stop: no device in place".to_string(),
+            },
+            Complication::Malposition => match self.pumps.iter_mut().find(|p| p.side == Side::Left)
+            {
+                Some(p) => {
+                    p.position = Position::InletInAorta;
+                    format!("malposition: {} migrated into the aorta", p.model)
+                }
+                None => "malposition: no left-sided device".to_string(),
+            },
+        };
+        self.log(t, "complication", detail);
     }
 
     fn next_pending(&self) -> f64 {
@@ -449,6 +498,20 @@ pub fn run_course<I: Integrator>(
     };
     if let Some(s) = plan.weaning.as_ref().and_then(|w| w.start_s) {
         st.pending.push((s, Pending::WeaningStart));
+    }
+    // Each complication's first occurrence: exponential waiting time with its hazard, drawn
+    // in a fixed order from the scenario's seed, so the same seed gives the same course.
+    let mut rng = StdRng::seed_from_u64(sc.seed);
+    for (c, per_hour) in &plan.complications {
+        if *per_hour > 0.0 {
+            let wait_h = Exp::new(*per_hour)
+                .expect("positive hazard")
+                .sample(&mut rng);
+            if wait_h * 3600.0 < plan.duration_s {
+                st.pending
+                    .push((wait_h * 3600.0, Pending::Complication(*c)));
+            }
+        }
     }
 
     let mut y: State = stable.final_state;
