@@ -12,3 +12,4 @@ pub mod physiology;
 pub mod scenario;
 pub mod simulation;
 pub mod solver;
+pub mod validation;

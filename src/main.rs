@@ -32,6 +32,12 @@ enum Command {
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
     },
+    /// Run the verification and validation cases and print the table (exit 1 if any fails).
+    Validate {
+        /// Also write validation.csv and validation.md into this directory.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
     /// List the patient presets.
     Presets,
     /// List the devices in the catalogue with their P-levels and speeds.
@@ -111,6 +117,38 @@ fn execute(command: Command) -> Result<(), String> {
                 println!("wrote {}", p.display());
             }
             Ok(())
+        }
+        Command::Validate { out } => {
+            let cases = impella_sim::validation::run_all();
+            let width = cases
+                .iter()
+                .map(|c| c.quantity.chars().count())
+                .max()
+                .unwrap_or(10);
+            for c in &cases {
+                println!(
+                    "{:8} {:9} {:width$}  ref {}  sim {}  [{:?}]",
+                    c.id, c.kind, c.quantity, c.reference, c.simulated, c.status
+                );
+            }
+            if let Some(dir) = out {
+                output::write_validation(&dir, &cases).map_err(|e| e.to_string())?;
+                println!("wrote {}", dir.join("validation.md").display());
+            }
+            let count = |s| cases.iter().filter(|c| c.status == s).count();
+            use impella_sim::validation::Status;
+            println!(
+                "{} passed, {} failed, {} known limits, {} skipped",
+                count(Status::Pass),
+                count(Status::Fail),
+                count(Status::Known),
+                count(Status::Skipped)
+            );
+            if impella_sim::validation::passed(&cases) {
+                Ok(())
+            } else {
+                Err("validation failed".into())
+            }
         }
         Command::Presets => {
             for p in PRESETS {

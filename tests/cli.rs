@@ -324,3 +324,25 @@ fn shipped_scenarios_parse() {
     }
     assert!(n >= 2);
 }
+
+#[test]
+fn validate_passes_and_writes_its_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = bin()
+        .arg("validate")
+        .arg("--out")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        stderr(&o)
+    );
+    let md = std::fs::read_to_string(tmp.path().join("validation.md")).unwrap();
+    assert!(md.contains("ISAR-SHOCK") && md.contains("| V1 |"));
+    let csv = std::fs::read_to_string(tmp.path().join("validation.csv")).unwrap();
+    assert!(csv.lines().count() > 30);
+    assert!(!csv.contains(",fail\n"), "no case fails");
+}

@@ -8,6 +8,9 @@ mod common;
 
 use impella_sim::analysis::BeatMetrics;
 use impella_sim::physiology::presets::{preset, PRESETS};
+// The definitions live in the library (one source for tests and `impella-sim validate`);
+// they are transcribed from the SCAI tables, DanGer Shock and the AMICS RV criteria.
+use impella_sim::validation::stage_criteria;
 
 fn metrics(name: &str) -> BeatMetrics {
     common::steady_metrics(preset(name).expect("preset exists").parameters())
@@ -22,67 +25,6 @@ fn check(name: &str, conditions: &[(&str, bool)], m: &BeatMetrics) {
     );
 }
 
-/// Stage-level criteria shared by all phenotypes.
-fn stage_conditions(stage: char, m: &BeatMetrics) -> Vec<(&'static str, bool)> {
-    match stage {
-        // At risk: normal pressure and output, CVP < 10.
-        'a' => vec![
-            ("SBP >= 100", m.sbp_mmhg >= 100.0),
-            ("CI >= 2.5", m.ci_l_min_m2 >= 2.5),
-            ("CVP < 10", m.cvp_mmhg < 10.0),
-        ],
-        // Beginning: hypotension and tachycardia without hypoperfusion (CI >= 2.2).
-        'b' => vec![
-            ("SBP < 90", m.sbp_mmhg < 90.0),
-            ("HR >= 100", m.hr_bpm >= 100.0),
-            ("CI >= 2.2", m.ci_l_min_m2 >= 2.2),
-        ],
-        // Classic: hypotension, CI < 2.2, CPO <= 0.6 W, SBP >= 60 and MAP >= 50.
-        'c' => vec![
-            ("SBP < 90", m.sbp_mmhg < 90.0),
-            ("CI < 2.2", m.ci_l_min_m2 < 2.2),
-            ("CPO <= 0.6", m.cpo_w <= 0.6),
-            ("SBP >= 60", m.sbp_mmhg >= 60.0),
-            ("MAP >= 50", m.map_mmhg >= 50.0),
-        ],
-        // Deteriorating: as C (lactate, not modelled, separates them); still above E.
-        'd' => vec![
-            ("SBP < 90", m.sbp_mmhg < 90.0),
-            ("CI < 2.2", m.ci_l_min_m2 < 2.2),
-            ("CPO <= 0.6", m.cpo_w <= 0.6),
-            ("SBP >= 60", m.sbp_mmhg >= 60.0),
-            ("MAP >= 50", m.map_mmhg >= 50.0),
-        ],
-        // Extremis: SBP < 60 or MAP < 50.
-        'e' => vec![(
-            "SBP < 60 or MAP < 50",
-            m.sbp_mmhg < 60.0 || m.map_mmhg < 50.0,
-        )],
-        _ => unreachable!(),
-    }
-}
-
-/// Phenotype criteria from stage C on: LV congestion PCWP > 15; RV failure CVP > 15 with
-/// RAP/PCWP >= 0.8 and PAPi < 1.0 (AMICS right-support criteria); biventricular: both.
-fn phenotype_conditions(side: &str, m: &BeatMetrics) -> Vec<(&'static str, bool)> {
-    let lv = ("PCWP > 15", m.pcwp_mmhg > 15.0);
-    let rv = [
-        ("CVP > 15", m.cvp_mmhg > 15.0),
-        ("RAP/PCWP >= 0.8", m.cvp_mmhg / m.pcwp_mmhg >= 0.8),
-        ("PAPi < 1.0", m.papi < 1.0),
-    ];
-    match side {
-        "lv" => vec![lv, ("RAP/PCWP < 0.8", m.cvp_mmhg / m.pcwp_mmhg < 0.8)],
-        "rv" => rv.to_vec(),
-        "biv" => {
-            let mut v = rv.to_vec();
-            v.push(lv);
-            v
-        }
-        _ => unreachable!(),
-    }
-}
-
 #[test]
 fn every_shock_preset_meets_its_stage_definition() {
     let mut checked = 0;
@@ -91,11 +33,7 @@ fn every_shock_preset_meets_its_stage_definition() {
         let stage = parts.next().unwrap().chars().next().unwrap();
         let side = parts.next().unwrap();
         let m = metrics(p.name);
-        let mut conditions = stage_conditions(stage, &m);
-        if stage >= 'c' {
-            conditions.extend(phenotype_conditions(side, &m));
-        }
-        check(p.name, &conditions, &m);
+        check(p.name, &stage_criteria(stage, side, &m), &m);
         checked += 1;
     }
     assert_eq!(checked, 15, "five stages × three phenotypes");

@@ -3,6 +3,7 @@
 
 pub mod atomic;
 pub mod plot;
+pub mod report;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -367,4 +368,18 @@ fn write_pv_loop(
         plot::DEFAULT_SIZE_PX,
     )?;
     Ok(())
+}
+
+/// Writes the validation table as validation.csv and validation.md (all or nothing).
+pub fn write_validation(dir: &Path, cases: &[crate::validation::Case]) -> Result<(), OutputError> {
+    let mut staged = StagedDir::new(dir).map_err(io_err(dir))?;
+    let csv_path = staged.path("validation.csv");
+    let mut w = csv::Writer::from_path(&csv_path).map_err(csv_err(&csv_path))?;
+    for c in cases {
+        w.serialize(c).map_err(csv_err(&csv_path))?;
+    }
+    w.flush().map_err(io_err(&csv_path))?;
+    let md_path = staged.path("validation.md");
+    std::fs::write(&md_path, crate::validation::markdown(cases)).map_err(io_err(&md_path))?;
+    staged.commit().map_err(io_err(dir))
 }
