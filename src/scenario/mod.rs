@@ -141,8 +141,9 @@ pub enum PictureFormats {
 pub struct OutputSection {
     /// Interval between timeseries rows; a whole multiple of the solver's sample interval.
     pub timeseries_every: Spanned<Duration>,
-    /// Write timeseries.csv at all.
-    pub timeseries: bool,
+    /// Write timeseries.csv (default: yes for a plain run, no for a course, whose every
+    /// integrated sample would otherwise be held in memory).
+    pub timeseries: Option<bool>,
     /// PV-loop picture formats.
     pub pv_loop: PictureFormats,
 }
@@ -151,7 +152,7 @@ impl Default for OutputSection {
     fn default() -> Self {
         OutputSection {
             timeseries_every: Spanned::new(0..0, Duration { seconds: 1e-3 }),
-            timeseries: true,
+            timeseries: None,
             pv_loop: PictureFormats::Png,
         }
     }
@@ -408,6 +409,7 @@ pub fn parse(
     )?;
 
     let o = &raw.output;
+    let timeseries = o.timeseries.unwrap_or(course.is_none());
     let every = o.timeseries_every.get_ref().seconds;
     let stride = (every / sample).round();
     if stride < 1.0 || (stride * sample - every).abs() > 1e-9 {
@@ -448,7 +450,7 @@ pub fn parse(
             steady_tolerance: *sim.steady_tolerance.get_ref(),
             report_beats: *sim.report_beats.get_ref() as usize,
             sample_interval: sample,
-            keep_all_samples: o.timeseries,
+            keep_all_samples: timeseries,
             fast_forward: sim.fast_forward,
         },
         solver: SolverSettings {
@@ -456,7 +458,7 @@ pub fn parse(
             atol: *s.atol.get_ref(),
             h_max: s.max_step.get_ref().seconds,
         },
-        timeseries_stride: o.timeseries.then_some(stride as usize),
+        timeseries_stride: timeseries.then_some(stride as usize),
         pv_loop: o.pv_loop,
         provenance: Provenance {
             file: file.map(Path::to_path_buf),
