@@ -3,7 +3,6 @@
 
 pub mod atomic;
 pub mod plot;
-pub mod report;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
