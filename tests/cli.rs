@@ -25,6 +25,18 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Each scenario text fails, and its message contains every expected fragment.
+fn assert_errors(out: &Path, cases: Vec<(String, Vec<&str>)>) {
+    for (text, expected) in cases {
+        let o = run_scenario(&text, out, &[]);
+        assert!(!o.status.success(), "{text} should fail");
+        let e = stderr(&o);
+        for x in expected {
+            assert!(e.contains(x), "error for {text:?} lacks {x:?}: {e}");
+        }
+    }
+}
+
 #[test]
 fn run_writes_every_output_with_documented_keys() {
     let tmp = tempfile::tempdir().unwrap();
@@ -194,14 +206,7 @@ fn device_errors_list_the_allowed_values() {
             vec!["scenario.toml:5:", "left-sided"],
         ),
     ];
-    for (text, expected) in cases {
-        let o = run_scenario(&text, &out, &[]);
-        assert!(!o.status.success(), "{text} should fail");
-        let e = stderr(&o);
-        for x in expected {
-            assert!(e.contains(x), "error for {text:?} lacks {x:?}: {e}");
-        }
-    }
+    assert_errors(&out, cases);
 }
 
 #[test]
@@ -226,14 +231,7 @@ fn course_errors_are_caught_before_simulating() {
         ("[[events]]\nat = \"1 min\"\ndo = { p_level = 2 }\n".to_string(), vec!["need a [course] section"]),
         (format!("{cp}[weaning]\nstep = 2\ndwell = \"1 h\"\nstart = \"1 min\"\n"), vec!["weaning.step = 2"]),
     ];
-    for (text, expected) in cases {
-        let o = run_scenario(&text, &out, &[]);
-        assert!(!o.status.success(), "{text} should fail");
-        let e = stderr(&o);
-        for x in expected {
-            assert!(e.contains(x), "error for {text:?} lacks {x:?}: {e}");
-        }
-    }
+    assert_errors(&out, cases);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use super::{DeviceSection, Duration};
 use crate::analysis::BeatMetrics;
-use crate::devices::{Catalogue, Position, Pump, Side};
+use crate::devices::{Catalogue, Pump, Side};
 use crate::physiology::drugs::Drug;
 use crate::physiology::parameters;
 
@@ -586,21 +586,7 @@ fn actions<E>(
         });
     }
     let new_pump = |d: &Spanned<DeviceSection>, key: &str| -> Result<Pump, E> {
-        let d = d.get_ref();
-        let spec = catalogue
-            .get(d.model.get_ref())
-            .map_err(|e| err(d.model.span(), format!("{key}: {e}")))?;
-        let position = match &d.position {
-            None => Position::Correct,
-            Some(p) => Position::from_name(p.get_ref()).ok_or_else(|| {
-                err(
-                    p.span(),
-                    format!("{key}.position: allowed: {}", Position::NAMES.join(", ")),
-                )
-            })?,
-        };
-        Pump::new(spec, *d.p_level.get_ref(), position)
-            .map_err(|e| err(d.p_level.span(), format!("{key}.p_level: {e}")))
+        d.get_ref().pump(catalogue, key, err)
     };
     if let Some(d) = &a.remove_device {
         let i = target(roster, Some(d), catalogue, span.clone(), err)?;

@@ -158,6 +158,35 @@ impl Default for OutputSection {
     }
 }
 
+impl DeviceSection {
+    /// The pump this section describes; `key` names it in errors.
+    pub(crate) fn pump<E>(
+        &self,
+        catalogue: &Catalogue,
+        key: &str,
+        err: &dyn Fn(std::ops::Range<usize>, String) -> E,
+    ) -> Result<Pump, E> {
+        let spec = catalogue
+            .get(self.model.get_ref())
+            .map_err(|e| err(self.model.span(), format!("{key}.model: {e}")))?;
+        let position = match &self.position {
+            None => Position::Correct,
+            Some(p) => Position::from_name(p.get_ref()).ok_or_else(|| {
+                err(
+                    p.span(),
+                    format!(
+                        "{key}.position: unknown position '{}'; allowed: {}",
+                        p.get_ref(),
+                        Position::NAMES.join(", ")
+                    ),
+                )
+            })?,
+        };
+        Pump::new(spec, *self.p_level.get_ref(), position)
+            .map_err(|e| err(self.p_level.span(), format!("{key}.p_level: {e}")))
+    }
+}
+
 /// A scenario ready to run: validated parameters and settings plus provenance.
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -297,24 +326,7 @@ pub fn parse(
     let mut model = Circulation::new(params);
     for d in &raw.devices {
         let d = d.get_ref();
-        let spec = catalogue
-            .get(d.model.get_ref())
-            .map_err(|e| at(d.model.span(), format!("devices.model: {e}")))?;
-        let position = match &d.position {
-            None => Position::Correct,
-            Some(p) => Position::from_name(p.get_ref()).ok_or_else(|| {
-                at(
-                    p.span(),
-                    format!(
-                        "devices.position: unknown position '{}'; allowed: {}",
-                        p.get_ref(),
-                        Position::NAMES.join(", ")
-                    ),
-                )
-            })?,
-        };
-        let pump = Pump::new(spec, *d.p_level.get_ref(), position)
-            .map_err(|e| at(d.p_level.span(), format!("devices.p_level: {e}")))?;
+        let pump = d.pump(&catalogue, "devices", &at)?;
         model = model
             .with_pump(pump.clone())
             .map_err(|e| at(d.model.span(), format!("devices: {e}")))?;
