@@ -12,4 +12,5 @@ pub mod physiology;
 pub mod scenario;
 pub mod simulation;
 pub mod solver;
+pub mod sweep;
 pub mod validation;

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use impella_sim::physiology::presets::PRESETS;
 use impella_sim::physiology::PARAMETERS;
-use impella_sim::{output, scenario, simulation};
+use impella_sim::{output, scenario, simulation, sweep};
 
 /// Closed-loop circulation with Impella pump models.
 /// Research and teaching tool, not a medical device.
@@ -29,6 +29,30 @@ enum Command {
         #[arg(long, short)]
         out: PathBuf,
         /// Override a parameter, e.g. --set lv.ees=0.8 (repeatable; see `impella-sim parameters`).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+    },
+    /// Run a sweep or virtual cohort ([sweep] / [cohort] in the scenario) in parallel and write
+    /// DIR/cases.csv; see docs/sweeps.md.
+    Sweep {
+        /// Scenario file with a [sweep] and/or [cohort] section.
+        scenario: PathBuf,
+        /// Output directory.
+        #[arg(long, short)]
+        out: PathBuf,
+        /// Continue an interrupted sweep: run only the cases missing from DIR/cases.journal.
+        #[arg(long)]
+        resume: bool,
+        /// Run only shard K of N (cases with index % N == K-1), e.g. --shard 2/8.
+        #[arg(long, value_name = "K/N", value_parser = sweep::parse_shard)]
+        shard: Option<(usize, usize)>,
+        /// Worker threads (default: all cores).
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+        /// Also write each case's full output into DIR/case_NNNNN/.
+        #[arg(long = "case-dirs")]
+        case_dirs: bool,
+        /// Override a parameter in every case, e.g. --set lv.ees=0.8 (repeatable).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
     },
@@ -116,6 +140,30 @@ fn execute(command: Command) -> Result<(), String> {
             for p in written {
                 println!("wrote {}", p.display());
             }
+            Ok(())
+        }
+        Command::Sweep {
+            scenario,
+            out,
+            resume,
+            shard,
+            threads,
+            case_dirs,
+            set,
+        } => {
+            let opts = sweep::SweepOptions {
+                resume,
+                shard,
+                threads,
+                keep_case_dirs: case_dirs,
+                progress: true,
+            };
+            let r = sweep::run_sweep(&scenario, &set, &out, &opts).map_err(|e| e.to_string())?;
+            println!(
+                "{} cases: {} run, {} resumed, {} failed",
+                r.cases_total, r.cases_run, r.cases_skipped, r.cases_failed
+            );
+            println!("wrote {}", r.cases_csv.display());
             Ok(())
         }
         Command::Validate { out } => {

@@ -344,3 +344,30 @@ fn validate_passes_and_writes_its_table() {
     assert!(csv.lines().count() > 30);
     assert!(!csv.contains(",fail\n"), "no case fails");
 }
+
+#[test]
+fn sweep_writes_one_row_per_case() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("grid.toml");
+    std::fs::write(
+        &file,
+        "[simulation]\nsteady_tolerance = 1e-3\n[sweep]\n\"lv.ees\" = [1.0, 2.0]\n\"heart.hr\" = [60, 90]\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let o = bin()
+        .args([
+            "sweep",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--threads",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(out.join("cases.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 4, "header + 2 × 2 cases");
+    assert!(csv.lines().next().unwrap().contains("map_mmhg"));
+}
