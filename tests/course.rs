@@ -239,3 +239,17 @@ fn complications_have_their_modelled_effects() {
     assert!(r.log.iter().any(|e| e.detail.contains("migrated")));
     assert!((r.report.total_flow_l_min - r.report.native_flow_l_min).abs() < 1e-9);
 }
+
+#[test]
+fn a_suction_trigger_turns_the_pump_down() {
+    let r = run(
+        "[patient]\npreset = \"scai_c_lv\"\n[patient.set]\nblood_volume = 4300\n\
+         [[devices]]\nmodel = \"5.0\"\np_level = 9\n\
+         [course]\nduration = \"5 min\"\n\
+         [[triggers]]\nmetric = \"suction_fraction\"\nabove = 0.0\nrepeat = true\ncooldown = \"30 s\"\n\
+         do = { p_level = \"-1\" }\n",
+    );
+    assert!(r.log.iter().any(|e| e.kind == "trigger"), "{:?}", r.log);
+    assert!(r.report.pump_speed_rpm < 33_000.0, "turned down from P9");
+    assert_eq!(r.report.suction_fraction, 0.0, "suction cleared");
+}
