@@ -62,6 +62,15 @@ enum Command {
         #[arg(long, short)]
         out: Option<PathBuf>,
     },
+    /// Write a self-contained HTML report (figures, tables, events, provenance) of a run
+    /// directory; opens in a browser with no network.
+    Report {
+        /// A directory written by `impella-sim run`.
+        dir: PathBuf,
+        /// Output file (default: DIR/report.html).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
     /// List the patient presets.
     Presets,
     /// List the devices in the catalogue with their P-levels and speeds.
@@ -197,6 +206,12 @@ fn execute(command: Command) -> Result<(), String> {
             } else {
                 Err("validation failed".into())
             }
+        }
+        Command::Report { dir, out } => {
+            let out = out.unwrap_or_else(|| dir.join("report.html"));
+            output::report::write_report(&dir, &out).map_err(|e| e.to_string())?;
+            println!("wrote {}", out.display());
+            Ok(())
         }
         Command::Presets => {
             for p in PRESETS {

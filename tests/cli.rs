@@ -49,9 +49,16 @@ fn run_writes_every_output_with_documented_keys() {
         "timeseries.csv",
         "pv_loop.png",
         "pv_loop.svg",
+        "events.csv",
+        "waveforms.png",
+        "waveforms.svg",
     ] {
         assert!(out.join(f).exists(), "{f} missing");
     }
+    let o = bin().arg("report").arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && !html.contains("http://") && !html.contains("https://"));
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     for key in [

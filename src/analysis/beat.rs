@@ -16,8 +16,6 @@ use crate::solver::Sample;
 const ML_S_TO_L_MIN: f64 = 60.0 / 1000.0;
 /// mmHg·L/min → W (133.322 Pa · 1e-3 m³ / 60 s).
 const MMHG_L_MIN_TO_W: f64 = 133.322e-3 / 60.0;
-/// Ventricular activation by which end-diastole must have happened.
-const ED_ACTIVATION_LIMIT: f64 = 0.1;
 /// Forward aortic flow above which the valve counts as open, mL/s.
 const AV_OPEN_THRESHOLD_ML_S: f64 = 1.0;
 
@@ -170,13 +168,13 @@ pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -
         .unwrap_or(0);
     // End-diastole: the first time, between onset and end-systole, that the volume reaches
     // its maximum (within a small band, so the flat isovolumic phase does not move it late).
-    // The search ends once contraction is under way (e_v ≥ 0.1), so volume that still
-    // enters later in systole (aortic regurgitation, back-flow through a stopped pump)
-    // does not count as filling.
+    // Filling ends when the mitral valve closes: the end of the last forward mitral flow
+    // before ES. Volume that enters later (aortic regurgitation, back-flow through a stopped
+    // pump) is not filling. Without forward flow before ES the search runs to ES.
     let i_contracting = hs[..=i_es]
         .iter()
-        .position(|h| h.e_v >= ED_ACTIVATION_LIMIT)
-        .unwrap_or(i_es);
+        .rposition(|h| h.q_mv > 0.0)
+        .map_or(i_es, |i| (i + 1).min(i_es));
     let argmax = |v: &[f64]| {
         let v = &v[..=i_contracting];
         let v_max = v.iter().copied().fold(f64::MIN, f64::max);

@@ -3,6 +3,7 @@
 
 pub mod atomic;
 pub mod plot;
+pub mod report;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ use crate::physiology::{Hemodynamics, Slot};
 use crate::scenario::{PictureFormats, Scenario};
 use crate::simulation::RunResult;
 use atomic::StagedDir;
-use plot::{Curve, ImageFormat, PvLoop, PvPlot};
+use plot::{Curve, EventMarker, ImageFormat, Panel, PvLoop, PvPlot, Series, StackedPlot};
 
 /// Why output could not be written.
 #[derive(Debug, Error)]
@@ -160,6 +161,10 @@ pub fn write_run(
         let name = format!("pv_loop.{}", format.extension());
         let path = staged.path(&name);
         write_pv_loop(&path, scenario, result, format)?;
+        written.push(dir.join(name));
+        let name = format!("waveforms.{}", format.extension());
+        let path = staged.path(&name);
+        write_waveform_picture(&path, scenario, result, format)?;
         written.push(dir.join(name));
     }
 
@@ -314,6 +319,87 @@ fn write_timeseries(path: &Path, r: &RunResult, stride: usize) -> Result<(), Out
         }
     }
     w.flush().map_err(io_err(path))
+}
+
+/// Pressures, flows and the console signals over the report beats, as a monitor shows them.
+fn write_waveform_picture(
+    path: &Path,
+    scenario: &Scenario,
+    r: &RunResult,
+    format: ImageFormat,
+) -> Result<(), OutputError> {
+    let beats = r.report_beats();
+    let mut points: Vec<(
+        f64,
+        crate::physiology::Hemodynamics,
+        crate::physiology::State,
+    )> = Vec::new();
+    for b in beats {
+        let n = b.samples.len();
+        for (t, y) in &b.samples[..n.saturating_sub(1)] {
+            points.push((*t, r.circulation.hemodynamics(&b.clock, *t, y), *y));
+        }
+    }
+    let series = |label: &str, f: &dyn Fn(&crate::physiology::Hemodynamics) -> f64| {
+        Series::line(label, points.iter().map(|(t, h, _)| (*t, f(h))).collect())
+    };
+    let to_l_min = 0.06;
+    let mut panels = vec![
+        Panel::new(
+            "Pressure (mmHg)",
+            vec![series("LV", &|h| h.p_lv), series("Aorta", &|h| h.p_ao)],
+        ),
+        Panel::new(
+            "Pressure (mmHg)",
+            vec![series("LA", &|h| h.p_la), series("RA", &|h| h.p_ra)],
+        ),
+    ];
+    let mut flows = vec![series("Aortic valve", &|h| h.q_av * to_l_min)];
+    if r.circulation.pump(crate::devices::Side::Left).is_some() {
+        flows.push(series("Left pump", &|h| h.q_pump_l * to_l_min));
+    }
+    if r.circulation.pump(crate::devices::Side::Right).is_some() {
+        flows.push(series("RP", &|h| h.q_pump_r * to_l_min));
+    }
+    panels.push(Panel::new("Flow (L/min)", flows));
+    if let Some(left) = r.circulation.pump(crate::devices::Side::Left) {
+        let torque = points
+            .iter()
+            .map(|(t, _, y)| (*t, left.pump.torque_mnm(y[left.flow.i()])))
+            .collect();
+        panels.push(
+            Panel::new(
+                "Placement signal (mmHg)",
+                vec![
+                    series("Placement signal", &|h| h.pressure(left.outlet)),
+                    Series::line("Motor-current proxy", torque).on_right_axis(),
+                ],
+            )
+            .with_right_axis("Torque (mN·m)"),
+        );
+    }
+    let (t0, t1) = (
+        points.first().map_or(0.0, |p| p.0),
+        points.last().map_or(0.0, |p| p.0),
+    );
+    let events: Vec<EventMarker> = r
+        .events
+        .iter()
+        .filter(|e| e.t_s >= t0 && e.t_s <= t1)
+        .map(|e| EventMarker::new(e.t_s, format!("{:?}", e.alarm)))
+        .collect();
+    let title = format!("{}: last {} beats", scenario.title, beats.len());
+    plot::write_waveforms(
+        path,
+        &StackedPlot {
+            title: &title,
+            panels: &panels,
+            events: &events,
+        },
+        format,
+        plot::stacked_size_px(panels.len()),
+    )?;
+    Ok(())
 }
 
 /// The LV loop of the last beat with its ED and ES points, the ESPVR and the EDPVR.

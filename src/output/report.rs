@@ -1,0 +1,1360 @@
+//! A self-contained HTML report of a finished run directory.
+//!
+//! `write_report` reads `summary.json`, `beats.csv`, and `timeseries.csv`
+//! and `events.csv` when present (columns: docs/outputs.md), and writes one
+//! HTML file with the figures inlined as SVG: no scripts, no fonts, no
+//! network. It needs only the files, not the simulation.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use thiserror::Error;
+
+use super::plot::{self, EventMarker, Panel, PlotError, PvLoop, PvPlot, Series, StackedPlot};
+
+/// Why a report could not be written. Messages name the file concerned.
+#[derive(Debug, Error)]
+pub enum ReportError {
+    #[error(
+        "{}: no {file}; is this a finished impella-sim run directory? (a run writes its files only when it completes)",
+        .dir.display()
+    )]
+    Missing { dir: PathBuf, file: &'static str },
+    #[error("cannot read {}: {source}", .path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("{}: not valid JSON: {message}", .path.display())]
+    Json { path: PathBuf, message: String },
+    #[error("{}: {source}", .path.display())]
+    Csv { path: PathBuf, source: csv::Error },
+    #[error("{}: {what}", .path.display())]
+    Content { path: PathBuf, what: String },
+    #[error("report figure {figure:?}: {source}")]
+    Plot { figure: String, source: PlotError },
+    #[error("cannot write {}: {source}", .path.display())]
+    Write { path: PathBuf, source: io::Error },
+}
+
+// ---------------------------------------------------------------------------
+// JSON with the key order of the file (serde_json's map sorts keys unless
+// its preserve_order feature is on).
+
+/// A JSON value whose objects keep the file's key order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json {
+    Null,
+    Bool(bool),
+    /// A number, and whether it was written as an integer.
+    Number(f64, bool),
+    String(String),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+impl Json {
+    /// The member `key` of an object.
+    pub fn get(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The value at a dotted path, e.g. `console.events`.
+    pub fn at(&self, path: &str) -> Option<&Json> {
+        path.split('.').try_fold(self, |v, key| v.get(key))
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Json::Number(v, _) => Some(*v),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_array(&self) -> &[Json] {
+        match self {
+            Json::Array(items) => items,
+            _ => &[],
+        }
+    }
+
+    pub fn members(&self) -> &[(String, Json)] {
+        match self {
+            Json::Object(members) => members,
+            _ => &[],
+        }
+    }
+
+    /// Plain text for a table cell (numbers to about four significant figures).
+    fn text(&self) -> String {
+        match self {
+            Json::Null => "–".into(),
+            Json::Bool(b) => if *b { "yes" } else { "no" }.into(),
+            Json::Number(v, true) => format!("{v:.0}"),
+            Json::Number(v, false) => number(*v),
+            Json::String(s) => s.clone(),
+            Json::Array(items) if items.is_empty() => "none".into(),
+            Json::Array(items) => items.iter().map(Json::text).collect::<Vec<_>>().join(", "),
+            Json::Object(_) => "…".into(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Json;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Json, E> {
+                Ok(Json::Null)
+            }
+            fn visit_none<E>(self) -> Result<Json, E> {
+                Ok(Json::Null)
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
+                Ok(Json::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Json, E> {
+                Ok(Json::Number(v as f64, true))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Json, E> {
+                Ok(Json::Number(v as f64, true))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Json, E> {
+                Ok(Json::Number(v, false))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Json, E> {
+                Ok(Json::String(v.to_string()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Json, E> {
+                Ok(Json::String(v))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Json::Array(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+                let mut members = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, Json>()? {
+                    members.push((k, v));
+                }
+                Ok(Json::Object(members))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reading a run directory
+
+/// Numeric columns of a CSV file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Table {
+    pub columns: Vec<String>,
+    /// One row per record; cells that are not numbers are NaN.
+    pub rows: Vec<Vec<f64>>,
+}
+
+impl Table {
+    /// The values of column `name`, if there is one.
+    pub fn column(&self, name: &str) -> Option<Vec<f64>> {
+        let i = self.columns.iter().position(|c| c == name)?;
+        Some(self.rows.iter().map(|r| r[i]).collect())
+    }
+}
+
+/// One row of `events.csv`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    pub t_s: f64,
+    pub kind: String,
+    pub device: String,
+    pub detail: String,
+}
+
+/// What a report shows of a run directory.
+#[derive(Debug, Clone)]
+pub struct RunData {
+    pub dir: PathBuf,
+    pub summary: Json,
+    /// All of beats.csv.
+    pub beats: Table,
+    /// The rows of timeseries.csv from the start of the last `WAVEFORM_BEATS`
+    /// beats, with the columns the figures use (`None`: no timeseries.csv,
+    /// or it holds none of those beats).
+    pub timeseries: Option<Table>,
+    /// events.csv, when the run wrote one.
+    pub events: Option<Vec<EventRow>>,
+}
+
+/// How many of the last beats the waveform figure shows.
+pub const WAVEFORM_BEATS: usize = 3;
+
+/// Timeseries columns the figures use; the first six are required.
+const TS_COLUMNS: [&str; 9] = [
+    "t_s",
+    "v_lv_ml",
+    "p_lv_mmhg",
+    "p_ao_mmhg",
+    "p_la_mmhg",
+    "p_ra_mmhg",
+    "q_pump_left_ml_s",
+    "q_av_ml_s",
+    "q_pump_right_ml_s",
+];
+const TS_REQUIRED: usize = 6;
+
+/// Reads the files of a finished run in `dir`.
+pub fn read_run(dir: &Path) -> Result<RunData, ReportError> {
+    if !dir.is_dir() {
+        return Err(ReportError::Read {
+            path: dir.to_path_buf(),
+            source: io::Error::new(io::ErrorKind::NotFound, "no such directory"),
+        });
+    }
+    let need = |file: &'static str| {
+        let path = dir.join(file);
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(ReportError::Missing {
+                dir: dir.to_path_buf(),
+                file,
+            })
+        }
+    };
+    let summary_path = need("summary.json")?;
+    let beats_path = need("beats.csv")?;
+
+    let text = fs::read_to_string(&summary_path).map_err(|source| ReportError::Read {
+        path: summary_path.clone(),
+        source,
+    })?;
+    let summary: Json = serde_json::from_str(&text).map_err(|e| ReportError::Json {
+        path: summary_path.clone(),
+        message: e.to_string(),
+    })?;
+    if summary.get("metrics").is_none() {
+        return Err(ReportError::Content {
+            path: summary_path,
+            what: "no \"metrics\" object".into(),
+        });
+    }
+
+    let beats = read_table(&beats_path, None, |_| true)?;
+    if beats.rows.is_empty() {
+        return Err(ReportError::Content {
+            path: beats_path,
+            what: "no beats".into(),
+        });
+    }
+    let t_start = beats
+        .column("t_start_s")
+        .ok_or_else(|| ReportError::Content {
+            path: beats_path.clone(),
+            what: "no column \"t_start_s\"".into(),
+        })?;
+
+    let ts_path = dir.join("timeseries.csv");
+    let timeseries = if ts_path.is_file() {
+        let from = t_start[t_start.len().saturating_sub(WAVEFORM_BEATS)] - 1e-9;
+        let table = read_table(&ts_path, Some(&TS_COLUMNS), |t| t >= from)?;
+        if let Some(missing) = TS_COLUMNS[..TS_REQUIRED]
+            .iter()
+            .find(|c| !table.columns.iter().any(|h| h == *c))
+        {
+            return Err(ReportError::Content {
+                path: ts_path,
+                what: format!("no column {missing:?}"),
+            });
+        }
+        (table.rows.len() >= 3).then_some(table)
+    } else {
+        None
+    };
+
+    let events_path = dir.join("events.csv");
+    let events = if events_path.is_file() {
+        Some(read_events(&events_path)?)
+    } else {
+        None
+    };
+    Ok(RunData {
+        dir: dir.to_path_buf(),
+        summary,
+        beats,
+        timeseries,
+        events,
+    })
+}
+
+/// Reads a CSV file of numbers: only `keep` columns (those present) if
+/// given, and only rows whose first column passes `row_ok`.
+fn read_table(
+    path: &Path,
+    keep: Option<&[&str]>,
+    row_ok: impl Fn(f64) -> bool,
+) -> Result<Table, ReportError> {
+    let csv_err = |source| ReportError::Csv {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut reader = csv::Reader::from_path(path).map_err(csv_err)?;
+    let headers = reader.byte_headers().map_err(csv_err)?.clone();
+    let names: Vec<String> = headers
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).into_owned())
+        .collect();
+    let picked: Vec<usize> = match keep {
+        Some(keep) => keep
+            .iter()
+            .filter_map(|k| names.iter().position(|n| n == k))
+            .collect(),
+        None => (0..names.len()).collect(),
+    };
+    let parse = |b: &[u8]| {
+        std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    let mut rows = Vec::new();
+    let mut record = csv::ByteRecord::new();
+    while reader.read_byte_record(&mut record).map_err(csv_err)? {
+        if !row_ok(record.get(0).map_or(f64::NAN, parse)) {
+            continue;
+        }
+        rows.push(
+            picked
+                .iter()
+                .map(|&i| record.get(i).map_or(f64::NAN, parse))
+                .collect(),
+        );
+    }
+    Ok(Table {
+        columns: picked.iter().map(|&i| names[i].clone()).collect(),
+        rows,
+    })
+}
+
+fn read_events(path: &Path) -> Result<Vec<EventRow>, ReportError> {
+    let csv_err = |source| ReportError::Csv {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut reader = csv::Reader::from_path(path).map_err(csv_err)?;
+    let headers = reader.headers().map_err(csv_err)?.clone();
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let (t, kind, device, detail) = (col("t_s"), col("kind"), col("device"), col("detail"));
+    let Some(t) = t else {
+        return Err(ReportError::Content {
+            path: path.to_path_buf(),
+            what: "no column \"t_s\"".into(),
+        });
+    };
+    let mut out = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(csv_err)?;
+        let field = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or("").to_string();
+        out.push(EventRow {
+            t_s: record
+                .get(t)
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(f64::NAN),
+            kind: field(kind),
+            device: field(device),
+            detail: field(detail),
+        });
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------
+// Figures
+
+/// Size of the PV-loop figure.
+pub const PV_SIZE_PX: (u32, u32) = (1200, 900);
+
+fn plot_err(figure: &str) -> impl Fn(PlotError) -> ReportError + '_ {
+    move |source| ReportError::Plot {
+        figure: figure.to_string(),
+        source,
+    }
+}
+
+/// The rows of the timeseries from time `from` on.
+fn rows_from(ts: &Table, from: f64) -> impl Iterator<Item = &Vec<f64>> {
+    ts.rows.iter().filter(move |r| r[0] >= from - 1e-9)
+}
+
+fn column_index(ts: &Table, name: &str) -> Option<usize> {
+    ts.columns.iter().position(|c| c == name)
+}
+
+/// The last beat's row of beats.csv as (column, value) lookups.
+fn last_beat(run: &RunData, name: &str) -> Option<f64> {
+    let i = run.beats.columns.iter().position(|c| c == name)?;
+    run.beats
+        .rows
+        .last()
+        .map(|r| r[i])
+        .filter(|v| v.is_finite())
+}
+
+/// The LV PV loop of the last beat with its ED and ES points, as SVG;
+/// `None` when the run has no timeseries.
+pub fn pv_loop_svg(run: &RunData, size_px: (u32, u32)) -> Result<Option<String>, ReportError> {
+    let Some(ts) = &run.timeseries else {
+        return Ok(None);
+    };
+    let from = last_beat(run, "t_start_s").unwrap_or(f64::NEG_INFINITY);
+    let column = |name: &str| {
+        column_index(ts, name).ok_or_else(|| ReportError::Content {
+            path: run.dir.join("timeseries.csv"),
+            what: format!("no column {name:?}"),
+        })
+    };
+    let (iv, ip) = (column("v_lv_ml")?, column("p_lv_mmhg")?);
+    let (volume, pressure): (Vec<f64>, Vec<f64>) = rows_from(ts, from)
+        .filter(|r| r[iv].is_finite() && r[ip].is_finite())
+        .map(|r| (r[iv], r[ip]))
+        .unzip();
+    if volume.len() < 3 {
+        return Ok(None);
+    }
+    let point = |v: &str, p: &str| Some((last_beat(run, v)?, last_beat(run, p)?));
+    let hr = last_beat(run, "hr_bpm");
+    let loops = [PvLoop {
+        label: match hr {
+            Some(hr) => format!("LV, last beat ({hr:.0} bpm)"),
+            None => "LV, last beat".into(),
+        },
+        volume_ml: volume,
+        pressure_mmhg: pressure,
+        end_diastole: point("lvedv_ml", "lvedp_mmhg"),
+        end_systole: point("lvesv_ml", "lvesp_mmhg"),
+    }];
+    let plot = PvPlot {
+        title: "",
+        loops: &loops,
+        reference_lines: &[],
+    };
+    plot::pv_plot_svg(&plot, size_px)
+        .map(Some)
+        .map_err(plot_err("PV loop"))
+}
+
+/// Console alarms from summary.json as (time s, label).
+fn console_events(run: &RunData) -> Vec<(f64, String)> {
+    run.summary
+        .at("console.events")
+        .map(Json::as_array)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|e| {
+            let t = e.get("t_s")?.as_f64()?;
+            let alarm = e.get("alarm").map(Json::text).unwrap_or_default();
+            let device = e.get("device").map(Json::text).unwrap_or_default();
+            Some((
+                t,
+                format!("{device} {}", alarm.replace('_', " "))
+                    .trim()
+                    .to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// Most markers a figure shows.
+const MAX_MARKERS: usize = 12;
+
+/// The run's events as (time s, label): events.csv when the run wrote one
+/// (course actions and alarms; rows at the same time share one label),
+/// else the console alarms of summary.json.
+fn run_events(run: &RunData) -> Vec<(f64, String)> {
+    let Some(rows) = &run.events else {
+        return console_events(run);
+    };
+    let mut out: Vec<(f64, String)> = Vec::new();
+    for e in rows.iter().filter(|e| e.t_s.is_finite()) {
+        // Alarm names read better with spaces; details name metrics by key.
+        let label = if e.kind == "alarm" {
+            format!("{} {}", e.device, e.detail.replace('_', " "))
+                .trim()
+                .to_string()
+        } else if e.detail.trim().contains(' ') {
+            e.detail.trim().to_string()
+        } else {
+            format!("{} {}", e.kind, e.detail).trim().to_string()
+        };
+        match out.last_mut() {
+            Some((t, l)) if (*t - e.t_s).abs() <= 1e-6 * t.abs().max(1.0) => {
+                l.push_str("; ");
+                l.push_str(&label);
+            }
+            _ => out.push((e.t_s, label)),
+        }
+    }
+    out
+}
+
+/// Pressures and flows over the last `WAVEFORM_BEATS` beats, as SVG;
+/// `None` when the run has no timeseries.
+pub fn waveforms_svg(run: &RunData) -> Result<Option<String>, ReportError> {
+    let Some(ts) = &run.timeseries else {
+        return Ok(None);
+    };
+    let col = |name: &str, scale: f64| -> Option<Vec<(f64, f64)>> {
+        let i = column_index(ts, name)?;
+        let pts: Vec<(f64, f64)> = ts
+            .rows
+            .iter()
+            .filter(|r| r[0].is_finite() && r[i].is_finite())
+            .map(|r| (r[0], r[i] * scale))
+            .collect();
+        (!pts.is_empty()).then_some(pts)
+    };
+    let nonzero = |pts: &Option<Vec<(f64, f64)>>| {
+        pts.as_ref()
+            .is_some_and(|p| p.iter().any(|q| q.1.abs() > 1e-9))
+    };
+    let ml_s_to_l_min = 60.0 / 1000.0;
+    let mut panels = Vec::new();
+    let mut pressures = Vec::new();
+    for (name, label) in [("p_lv_mmhg", "LV"), ("p_ao_mmhg", "Aortic")] {
+        if let Some(p) = col(name, 1.0) {
+            pressures.push(Series::line(label, p));
+        }
+    }
+    if !pressures.is_empty() {
+        panels.push(Panel::new("Pressure (mmHg)", pressures));
+    }
+    let mut atria = Vec::new();
+    for (name, label) in [("p_la_mmhg", "LA"), ("p_ra_mmhg", "RA")] {
+        if let Some(p) = col(name, 1.0) {
+            atria.push(Series::line(label, p));
+        }
+    }
+    if !atria.is_empty() {
+        panels.push(Panel::new("Pressure (mmHg)", atria));
+    }
+    let mut flows = Vec::new();
+    let left = col("q_pump_left_ml_s", ml_s_to_l_min);
+    if nonzero(&left) {
+        flows.push(Series::line("Left pump", left.unwrap_or_default()));
+    }
+    if let Some(q) = col("q_av_ml_s", ml_s_to_l_min) {
+        flows.push(Series::line("Aortic valve", q));
+    }
+    let right = col("q_pump_right_ml_s", ml_s_to_l_min);
+    if nonzero(&right) {
+        flows.push(Series::line("Right pump", right.unwrap_or_default()));
+    }
+    if !flows.is_empty() {
+        panels.push(Panel::new("Flow (L/min)", flows));
+    }
+    if panels.is_empty() {
+        return Ok(None);
+    }
+    let (t0, t1) = (ts.rows[0][0], ts.rows[ts.rows.len() - 1][0]);
+    let events: Vec<EventMarker> = run_events(run)
+        .into_iter()
+        .filter(|(t, _)| *t >= t0 && *t <= t1)
+        .take(MAX_MARKERS)
+        .map(|(t, label)| EventMarker::new(t, label))
+        .collect();
+    let plot = StackedPlot {
+        title: "",
+        panels: &panels,
+        events: &events,
+    };
+    plot::waveforms_svg(&plot, plot::stacked_size_px(panels.len()))
+        .map(Some)
+        .map_err(plot_err("waveforms"))
+}
+
+/// Beat-by-beat MAP, flows and LVEDP against time, as SVG (time in hours
+/// when the run is longer than 2 h).
+pub fn trends_svg(run: &RunData) -> Result<String, ReportError> {
+    let beats = &run.beats;
+    let t = beats.column("t_start_s").unwrap_or_default();
+    let hours = t.last().copied().unwrap_or(0.0) - t.first().copied().unwrap_or(0.0) > 7200.0;
+    let scale = if hours { 1.0 / 3600.0 } else { 1.0 };
+    let series = |name: &str| -> Option<Vec<(f64, f64)>> {
+        let v = beats.column(name)?;
+        let pts: Vec<(f64, f64)> = t
+            .iter()
+            .zip(v)
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .map(|(x, y)| (x * scale, y))
+            .collect();
+        (!pts.is_empty()).then_some(pts)
+    };
+    let mut panels = Vec::new();
+    if let Some(map) = series("map_mmhg") {
+        panels.push(Panel::new("MAP (mmHg)", vec![Series::line("MAP", map)]));
+    }
+    let mut flows = Vec::new();
+    if let Some(total) = series("total_flow_l_min").or_else(|| series("co_l_min")) {
+        flows.push(Series::line("Total", total));
+    }
+    let pump = series("pump_flow_l_min").filter(|p| p.iter().any(|q| q.1.abs() > 1e-9));
+    if let Some(pump) = pump {
+        flows.push(Series::line("Left pump", pump));
+        if let Some(native) = series("native_flow_l_min") {
+            flows.push(Series::line("Native", native));
+        }
+    }
+    if !flows.is_empty() {
+        panels.push(Panel::new("Flow (L/min)", flows));
+    }
+    if let Some(lvedp) = series("lvedp_mmhg") {
+        panels.push(Panel::new(
+            "LVEDP (mmHg)",
+            vec![Series::line("LVEDP", lvedp)],
+        ));
+    }
+    if panels.is_empty() {
+        return Err(ReportError::Content {
+            path: run.dir.join("beats.csv"),
+            what: "none of the columns map_mmhg, total_flow_l_min, lvedp_mmhg has values".into(),
+        });
+    }
+    // Where steady state was reached (runs without a course: a course's
+    // beats start after stabilisation), then the run's events.
+    let mut events = Vec::new();
+    let steady = run.summary.get("steady_state");
+    let reached = steady
+        .and_then(|s| s.get("reached"))
+        .is_some_and(|r| *r == Json::Bool(true));
+    let at_beat = steady
+        .and_then(|s| s.get("beats_to_steady_state"))
+        .and_then(Json::as_f64);
+    if let (true, Some(k), None) = (reached, at_beat, run.summary.get("course")) {
+        if let Some(&ts) = t.get(k as usize) {
+            events.push(EventMarker::new(ts * scale, "steady state"));
+        }
+    }
+    events.extend(
+        run_events(run)
+            .into_iter()
+            .take(MAX_MARKERS)
+            .map(|(ts, label)| EventMarker::new(ts * scale, label)),
+    );
+    let plot = StackedPlot {
+        title: "",
+        panels: &panels,
+        events: &events,
+    };
+    let size = plot::stacked_size_px(panels.len());
+    if hours {
+        plot::timeline_svg(&plot, size)
+    } else {
+        plot::waveforms_svg(&plot, size)
+    }
+    .map_err(plot_err("beat-by-beat trends"))
+}
+
+/// An SVG document made fit to sit inside HTML: no XML namespace
+/// declaration (HTML gives `<svg>` its namespace), an accessible label.
+fn inline_svg(svg: &str, label: &str) -> String {
+    let svg = svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
+    let Some(start) = svg.find("<svg") else {
+        return svg;
+    };
+    let mut out = String::with_capacity(svg.len() + 64);
+    out.push_str(&format!(
+        "<svg role=\"img\" aria-label=\"{}\"",
+        escape(label)
+    ));
+    out.push_str(&svg[start + 4..]);
+    out
+}
+
+// ---------------------------------------------------------------------------
+// HTML
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A number for reading: four significant figures without trailing
+/// zeros, whole numbers from 1000 up, an exponent only far from 1.
+fn number(v: f64) -> String {
+    significant(v, 4)
+}
+
+/// `v` to `digits` significant figures, trailing zeros dropped.
+fn significant(v: f64, digits: i32) -> String {
+    if !v.is_finite() {
+        return "–".into();
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let mag = v.abs().log10().floor();
+    if !(-4.0..15.0).contains(&mag) {
+        let p = (digits - 1).max(0) as usize;
+        return format!("{v:.p$e}");
+    }
+    let decimals = (digits as f64 - 1.0 - mag).clamp(0.0, 9.0) as usize;
+    let mut s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s = s.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    if s == "-0" {
+        s = "0".into();
+    }
+    s
+}
+
+/// The unit a key's suffix names (docs/outputs.md), or "" if none.
+pub fn unit_of(key: &str) -> &'static str {
+    unit_suffix(key).map_or("", |(_, unit)| unit)
+}
+
+/// The unit suffix of `key` and the unit it names.
+fn unit_suffix(key: &str) -> Option<(&'static str, &'static str)> {
+    const SUFFIXES: [(&str, &str); 16] = [
+        ("_mmhg_s_ml", "mmHg·s/mL"),
+        ("_mmhg_ml", "mmHg·mL"),
+        ("_l_min_m2", "L/min/m²"),
+        ("_l_min", "L/min"),
+        ("_ml_s", "mL/s"),
+        ("_mmhg", "mmHg"),
+        ("_ml", "mL"),
+        ("_bpm", "beats/min"),
+        ("_rpm", "rpm"),
+        ("_mnm", "mN·m"),
+        ("_pct", "%"),
+        ("_w", "W"),
+        ("_s", "s"),
+        ("_h", "h"),
+        ("_fraction", "fraction"),
+        ("_kg", "kg"),
+    ];
+    if key == "papi" {
+        return Some(("", "ratio"));
+    }
+    SUFFIXES
+        .iter()
+        .find(|(suffix, _)| key.ends_with(suffix) && key.len() > suffix.len())
+        .copied()
+}
+
+/// Known metrics: (key, name), in groups.
+const METRIC_GROUPS: [(&str, &[(&str, &str)]); 6] = [
+    (
+        "Pressures and rate",
+        &[
+            ("hr_bpm", "Heart rate"),
+            ("sbp_mmhg", "Systolic pressure"),
+            ("dbp_mmhg", "Diastolic pressure"),
+            ("map_mmhg", "Mean arterial pressure"),
+            ("cvp_mmhg", "Central venous pressure"),
+            ("pcwp_mmhg", "Wedge pressure (mean LA)"),
+            ("pasp_mmhg", "PA systolic pressure"),
+            ("padp_mmhg", "PA diastolic pressure"),
+            ("mpap_mmhg", "Mean PA pressure"),
+        ],
+    ),
+    (
+        "Flow and power",
+        &[
+            ("total_flow_l_min", "Total systemic flow"),
+            ("co_l_min", "Cardiac output"),
+            ("ci_l_min_m2", "Cardiac index"),
+            ("native_flow_l_min", "Native (aortic-valve) flow"),
+            ("pump_flow_l_min", "Left pump flow"),
+            ("pump_flow_max_l_min", "Left pump flow, maximum"),
+            ("pump_flow_min_l_min", "Left pump flow, minimum"),
+            ("rp_flow_l_min", "Right pump flow"),
+            ("cpo_w", "Cardiac power output"),
+        ],
+    ),
+    (
+        "Left ventricle",
+        &[
+            ("lvedv_ml", "End-diastolic volume"),
+            ("lvesv_ml", "End-systolic volume"),
+            ("sv_ml", "Stroke volume"),
+            ("native_sv_ml", "Net aortic-valve volume"),
+            ("lvef_pct", "Ejection fraction"),
+            ("lvedp_mmhg", "End-diastolic pressure"),
+            ("lvesp_mmhg", "End-systolic pressure"),
+            ("lvsp_mmhg", "Peak pressure"),
+            ("stroke_work_mmhg_ml", "Stroke work"),
+            ("pva_mmhg_ml", "Pressure–volume area"),
+            ("av_open_fraction", "Aortic valve open"),
+            ("mr_volume_ml", "Mitral regurgitant volume"),
+            ("mr_fraction", "Mitral regurgitant fraction"),
+        ],
+    ),
+    (
+        "Right ventricle",
+        &[
+            ("rvedv_ml", "End-diastolic volume"),
+            ("rvesv_ml", "End-systolic volume"),
+            ("rvef_pct", "Ejection fraction"),
+            ("papi", "PA pulsatility index (PAPi)"),
+        ],
+    ),
+    (
+        "Pumps",
+        &[
+            ("pump_speed_rpm", "Left pump speed"),
+            ("pump_torque_mnm", "Left pump torque (motor-current proxy)"),
+            ("pump_torque_pulsatility_mnm", "Torque pulsatility"),
+            ("placement_max_mmhg", "Placement signal, maximum"),
+            ("placement_min_mmhg", "Placement signal, minimum"),
+            ("rp_speed_rpm", "Right pump speed"),
+            ("suction_fraction", "Beat fraction with suction"),
+        ],
+    ),
+    ("Volume", &[("blood_volume_ml", "Total blood volume")]),
+];
+
+/// Headline numbers: (key, short name).
+const HEADLINE: [(&str, &str); 8] = [
+    ("map_mmhg", "MAP"),
+    ("total_flow_l_min", "Total flow"),
+    ("ci_l_min_m2", "Cardiac index"),
+    ("cpo_w", "Cardiac power"),
+    ("lvedp_mmhg", "LVEDP"),
+    ("pcwp_mmhg", "PCWP"),
+    ("cvp_mmhg", "CVP"),
+    ("pump_flow_l_min", "Pump flow"),
+];
+
+const STYLE: &str = r#"
+:root { --ink: #191919; --muted: #5a5a5a; --line: #dcdcdc; --soft: #f5f6f8; }
+* { box-sizing: border-box; }
+body { font-family: "DejaVu Sans", system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
+       color: var(--ink); max-width: 1120px; margin: 0 auto; padding: 28px 32px 64px; line-height: 1.45; font-size: 15px; }
+h1 { font-size: 1.65rem; margin: 0 0 .2em; }
+h2 { font-size: 1.2rem; margin: 2.2em 0 .6em; padding-bottom: .25em; border-bottom: 2px solid var(--line); }
+h3 { font-size: 1rem; margin: 1.4em 0 .4em; }
+p.sub { color: var(--muted); margin: 0 0 1em; }
+.disclaimer { background: #fff4e5; border-left: 5px solid #d55e00; padding: .6em 1em; margin: 1em 0; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 10px; margin: 1.2em 0; }
+.card { background: var(--soft); border-radius: 8px; padding: 10px 14px; }
+.card .k { color: var(--muted); font-size: .85rem; }
+.card .v { font-size: 1.55rem; font-weight: 600; font-variant-numeric: tabular-nums; }
+.card .u { color: var(--muted); font-size: .85rem; margin-left: .25em; }
+table { border-collapse: collapse; width: 100%; margin: .3em 0 1em; }
+th, td { text-align: left; padding: 4px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { font-weight: 600; background: var(--soft); }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.unit, td.key { color: var(--muted); }
+code.key { color: var(--muted); font-size: .8rem; }
+td.wrap { word-break: break-all; }
+table.kv td:first-child { width: 1%; white-space: nowrap; padding-right: 2em; }
+th.num { text-align: right; }
+.groups { display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr)); gap: 0 28px; }
+figure { margin: 1em 0 2em; }
+figure svg { display: block; width: 100%; height: auto; }
+figure.pv svg { max-width: 760px; margin: 0 auto; }
+figcaption { color: var(--muted); font-size: .9rem; margin-top: .4em; }
+.note { color: var(--muted); font-style: italic; }
+footer { margin-top: 3em; color: var(--muted); font-size: .85rem; }
+@media print { body { max-width: none; padding: 0; font-size: 11pt; } figure, table, .card { break-inside: avoid; } }
+"#;
+
+/// The report of `run` as one HTML document.
+pub fn render_report(run: &RunData) -> Result<String, ReportError> {
+    let s = &run.summary;
+    let title = s
+        .get("title")
+        .and_then(Json::as_str)
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or("impella-sim run");
+    let disclaimer = s
+        .get("disclaimer")
+        .and_then(Json::as_str)
+        .unwrap_or(super::DISCLAIMER);
+    let metrics = s
+        .get("metrics")
+        .cloned()
+        .unwrap_or(Json::Object(Vec::new()));
+    let metric = |k: &str| metrics.get(k).and_then(Json::as_f64);
+
+    let mut h = String::with_capacity(256 * 1024);
+    let w = &mut h;
+    let _ = write!(
+        w,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{} – impella-sim report</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        escape(title)
+    );
+    let _ = writeln!(w, "<header>\n<h1>{}</h1>", escape(title));
+    let file = s
+        .at("provenance.scenario_file")
+        .and_then(Json::as_str)
+        .map(|f| format!("Scenario <code>{}</code>, ", escape(f)))
+        .unwrap_or_default();
+    let _ = writeln!(
+        w,
+        "<p class=\"sub\">{file}run directory <code>{}</code></p>",
+        escape(&run.dir.display().to_string())
+    );
+    let _ = writeln!(
+        w,
+        "<p class=\"disclaimer\"><strong>Not for patient care.</strong> {}</p>\n</header>",
+        escape(disclaimer)
+    );
+
+    // Headline numbers.
+    let _ = writeln!(w, "<section class=\"cards\">");
+    for (key, name) in HEADLINE {
+        let Some(v) = metric(key) else { continue };
+        if key == "pump_flow_l_min" && v == 0.0 {
+            continue;
+        }
+        let _ = writeln!(
+            w,
+            "<div class=\"card\"><div class=\"k\">{name}</div><span class=\"v\">{}</span><span class=\"u\">{}</span></div>",
+            significant(v, 3),
+            escape(unit_of(key))
+        );
+    }
+    let _ = writeln!(w, "</section>");
+    let steady = s.get("steady_state");
+    if let Some(steady) = steady {
+        let reached = steady.get("reached") == Some(&Json::Bool(true));
+        let beats = steady
+            .get("beats_to_steady_state")
+            .map(Json::text)
+            .unwrap_or_default();
+        let report_beats = s.at("provenance.report_beats").map(Json::text);
+        let last = report_beats.unwrap_or_else(|| "few".into());
+        let text = if let Some(course) = s.get("course") {
+            let hours = course
+                .get("duration_s")
+                .and_then(Json::as_f64)
+                .map(|d| format!("{} h", number(d / 3600.0)))
+                .unwrap_or_else(|| "a course".into());
+            format!(
+                "A course of {hours} after stabilisation (steady state after {beats} beats); metrics are the mean of the last {last} beats."
+            )
+        } else if reached {
+            format!(
+                "Periodic steady state reached after {beats} beats; metrics are the mean of the last {last} beats."
+            )
+        } else {
+            "Steady state was <strong>not</strong> reached: metrics are from the last beats simulated and may still be drifting.".into()
+        };
+        let _ = writeln!(w, "<p>{text}</p>");
+    }
+
+    // Figures.
+    let _ = writeln!(w, "<h2>Figures</h2>");
+    match pv_loop_svg(run, PV_SIZE_PX)? {
+        Some(svg) => {
+            let _ = writeln!(
+                w,
+                "<h3>LV pressure–volume loop</h3>\n<figure class=\"pv\">{}<figcaption>The last simulated beat: LV volume across, LV pressure up; circle end-diastole, square end-systole (from beats.csv).</figcaption></figure>",
+                inline_svg(&svg, "LV pressure-volume loop of the last beat")
+            );
+        }
+        None => {
+            let _ = writeln!(
+                w,
+                "<p class=\"note\">No PV loop or waveforms: the run wrote no timeseries.csv (output.timeseries = false).</p>"
+            );
+        }
+    }
+    if let Some(svg) = waveforms_svg(run)? {
+        let _ = writeln!(
+            w,
+            "<h3>Waveforms, last {WAVEFORM_BEATS} beats</h3>\n<figure>{}<figcaption>Pressures (mmHg) and flows (L/min; pump cannula and aortic valve, negative = backward) from timeseries.csv.</figcaption></figure>",
+            inline_svg(&svg, "Pressure and flow waveforms of the last beats")
+        );
+    }
+    let trends = trends_svg(run)?;
+    let n_events = run_events(run).len();
+    let marks = match (s.get("course").is_some(), n_events) {
+        (false, 0) => "where steady state was reached".to_string(),
+        (false, _) => "where steady state was reached and the console alarms".to_string(),
+        (true, n) if n > MAX_MARKERS => {
+            format!("the first {MAX_MARKERS} of {n} event times (all in the table below)")
+        }
+        (true, _) => "the course's events (events.csv)".to_string(),
+    };
+    let _ = writeln!(
+        w,
+        "<h3>Beat by beat</h3>\n<figure>{}<figcaption>One point per simulated beat (beats.csv; a course skips identical beats); dashed lines mark {marks}.</figcaption></figure>",
+        inline_svg(&trends, "Beat-by-beat MAP, flow and LVEDP")
+    );
+
+    // Metrics.
+    let _ = writeln!(
+        w,
+        "<h2>Steady-state metrics</h2>\n<p class=\"sub\">summary.json <code>metrics</code>; definitions in docs/outputs.md.</p>\n<div class=\"groups\">"
+    );
+    let mut shown: Vec<&str> = Vec::new();
+    for (group, keys) in METRIC_GROUPS {
+        let rows: Vec<_> = keys
+            .iter()
+            .filter_map(|&(k, name)| metrics.get(k).map(|v| (k, name, v)))
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            w,
+            "<div><h3>{group}</h3>\n<table>\n<tr><th>Metric</th><th class=\"num\">Value</th><th>Unit</th></tr>"
+        );
+        for (k, name, v) in rows {
+            shown.push(k);
+            metric_row(w, name, k, v);
+        }
+        let _ = writeln!(w, "</table></div>");
+    }
+    let others: Vec<_> = metrics
+        .members()
+        .iter()
+        .filter(|(k, _)| !shown.contains(&k.as_str()))
+        .collect();
+    if !others.is_empty() {
+        let _ = writeln!(
+            w,
+            "<div><h3>Other</h3>\n<table>\n<tr><th>Metric</th><th class=\"num\">Value</th><th>Unit</th></tr>"
+        );
+        for (k, v) in others {
+            metric_row(w, k, k, v);
+        }
+        let _ = writeln!(w, "</table></div>");
+    }
+    let _ = writeln!(w, "</div>");
+
+    // Devices and console.
+    let _ = writeln!(w, "<h2>Devices</h2>");
+    let devices = s.get("devices").map(Json::as_array).unwrap_or(&[]);
+    if devices.is_empty() {
+        let _ = writeln!(w, "<p>No mechanical support.</p>");
+    } else {
+        object_table(w, devices);
+    }
+    let _ = writeln!(w, "<h2>Console alarms</h2>");
+    if let Some(n) = s.at("console.suction_beats").and_then(Json::as_f64) {
+        let _ = writeln!(w, "<p>Beats with suction over the whole run: {n:.0}.</p>");
+    }
+    let alarms = s.at("console.events").map(Json::as_array).unwrap_or(&[]);
+    if alarms.is_empty() {
+        let _ = writeln!(
+            w,
+            "<p>No alarms from steady state on (summary.json <code>console.events</code>).</p>"
+        );
+    } else {
+        object_table(w, alarms);
+    }
+    if let Some(events) = &run.events {
+        if !events.is_empty() {
+            let _ = writeln!(
+                w,
+                "<h2>Course actions and alarms</h2>\n<p class=\"sub\">events.csv, in time order.</p>"
+            );
+            events_table(w, events);
+        }
+    }
+
+    // Everything else in summary.json, as key-value tables.
+    for (key, value) in s.members() {
+        if matches!(
+            key.as_str(),
+            "title" | "disclaimer" | "metrics" | "devices" | "console" | "provenance"
+        ) {
+            continue;
+        }
+        let _ = writeln!(w, "<h2>{}</h2>", escape(&heading(key)));
+        flat_table(w, key, value);
+    }
+    if let Some(p) = s.get("provenance") {
+        let _ = writeln!(w, "<h2>Provenance</h2>");
+        flat_table(w, "provenance", p);
+    }
+    let version = s
+        .at("provenance.crate_version")
+        .and_then(Json::as_str)
+        .unwrap_or(env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(
+        w,
+        "<footer>Report written by impella-sim {} from the run written by impella-sim {}. {}</footer>\n</body>\n</html>",
+        env!("CARGO_PKG_VERSION"),
+        escape(version),
+        escape(disclaimer)
+    );
+    Ok(h)
+}
+
+fn metric_row(w: &mut String, name: &str, key: &str, v: &Json) {
+    let value = match v {
+        Json::Number(x, _) if key.ends_with("_fraction") => {
+            format!("{} ({:.0} %)", number(*x), 100.0 * x)
+        }
+        v => v.text(),
+    };
+    let label = if name == key {
+        format!("<code>{}</code>", escape(key))
+    } else {
+        format!(
+            "{}<br><code class=\"key\">{}</code>",
+            escape(name),
+            escape(key)
+        )
+    };
+    let _ = writeln!(
+        w,
+        "<tr><td>{label}</td><td class=\"num\">{}</td><td class=\"unit\">{}</td></tr>",
+        escape(&value),
+        escape(unit_of(key)),
+    );
+}
+
+/// "steady_state" -> "Steady state".
+fn heading(key: &str) -> String {
+    let s = key.replace('_', " ");
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => s,
+    }
+}
+
+/// A table with one row per object and one column per key (in order of
+/// first appearance); numbers get the unit their key names.
+fn object_table(w: &mut String, items: &[Json]) {
+    let mut keys: Vec<&str> = Vec::new();
+    for item in items {
+        for (k, _) in item.members() {
+            if !keys.contains(&k.as_str()) {
+                keys.push(k);
+            }
+        }
+    }
+    let _ = write!(w, "<table>\n<tr>");
+    for k in &keys {
+        let head = match unit_suffix(k) {
+            Some((suffix, unit)) if !suffix.is_empty() && unit != "fraction" => {
+                let name = &k[..k.len() - suffix.len()];
+                format!("{} ({})", escape(&heading(name)), escape(unit))
+            }
+            _ => escape(&heading(k)),
+        };
+        let _ = write!(w, "<th>{head}</th>");
+    }
+    let _ = writeln!(w, "</tr>");
+    for item in items {
+        let _ = write!(w, "<tr>");
+        for k in &keys {
+            match item.get(k) {
+                Some(Json::Number(v, int)) => {
+                    let text = if *int { format!("{v:.0}") } else { number(*v) };
+                    let _ = write!(w, "<td class=\"num\">{text}</td>");
+                }
+                Some(v) => {
+                    let _ = write!(w, "<td>{}</td>", escape(&v.text().replace('_', " ")));
+                }
+                None => {
+                    let _ = write!(w, "<td></td>");
+                }
+            }
+        }
+        let _ = writeln!(w, "</tr>");
+    }
+    let _ = writeln!(w, "</table>");
+}
+
+/// An object flattened to `path.to.key | value` rows.
+fn flat_table(w: &mut String, root: &str, value: &Json) {
+    fn rows<'a>(prefix: &str, v: &'a Json, out: &mut Vec<(String, &'a Json)>) {
+        match v {
+            Json::Object(members) => {
+                for (k, v) in members {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    rows(&path, v, out);
+                }
+            }
+            v => out.push((prefix.to_string(), v)),
+        }
+    }
+    let mut out = Vec::new();
+    rows("", value, &mut out);
+    if out.is_empty() {
+        let _ = writeln!(w, "<p>{}: empty.</p>", escape(root));
+        return;
+    }
+    let _ = writeln!(
+        w,
+        "<table class=\"kv\">\n<tr><th>Key</th><th>Value</th></tr>"
+    );
+    for (path, v) in out {
+        let last = path.rsplit('.').next().unwrap_or(&path);
+        let unit = match v {
+            Json::Number(..) => unit_of(last),
+            _ => "",
+        };
+        let text = if unit.is_empty() || unit == "fraction" || unit == "ratio" {
+            v.text()
+        } else {
+            format!("{} {unit}", v.text())
+        };
+        let _ = writeln!(
+            w,
+            "<tr><td class=\"key\"><code>{}</code></td><td class=\"wrap\">{}</td></tr>",
+            escape(&path),
+            escape(&text)
+        );
+    }
+    let _ = writeln!(w, "</table>");
+}
+
+/// events.csv as a table (at most 500 rows).
+fn events_table(w: &mut String, events: &[EventRow]) {
+    const MAX: usize = 500;
+    let _ = writeln!(
+        w,
+        "<table>\n<tr><th>Time (s)</th><th>Time (h)</th><th>Kind</th><th>Device</th><th>Detail</th></tr>"
+    );
+    for e in events.iter().take(MAX) {
+        let _ = writeln!(
+            w,
+            "<tr><td class=\"num\">{}</td><td class=\"num\">{:.3}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            number(e.t_s),
+            e.t_s / 3600.0,
+            escape(&e.kind.replace('_', " ")),
+            escape(&e.device),
+            escape(&if e.kind == "alarm" {
+                e.detail.replace('_', " ")
+            } else {
+                e.detail.clone()
+            })
+        );
+    }
+    let _ = writeln!(w, "</table>");
+    if events.len() > MAX {
+        let _ = writeln!(
+            w,
+            "<p class=\"note\">{} more rows in events.csv.</p>",
+            events.len() - MAX
+        );
+    }
+}
+
+/// Reads the finished run in `run_dir` and writes its report to `out_html`
+/// (parent directories are created). The file is written under a
+/// temporary name (`NAME.partial`) and renamed when complete, so a report
+/// that fails never looks complete.
+pub fn write_report(run_dir: &Path, out_html: &Path) -> Result<(), ReportError> {
+    let run = read_run(run_dir)?;
+    let html = render_report(&run)?;
+    let write_err = |source| ReportError::Write {
+        path: out_html.to_path_buf(),
+        source,
+    };
+    let name = out_html
+        .file_name()
+        .ok_or_else(|| write_err(io::Error::other("not a file name")))?;
+    if let Some(parent) = out_html.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(write_err)?;
+    }
+    let mut partial = name.to_os_string();
+    partial.push(".partial");
+    let tmp = out_html.with_file_name(partial);
+    let result = fs::write(&tmp, html.as_bytes()).and_then(|()| fs::rename(&tmp, out_html));
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(write_err(e));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_come_from_key_suffixes() {
+        assert_eq!(unit_of("map_mmhg"), "mmHg");
+        assert_eq!(unit_of("ci_l_min_m2"), "L/min/m²");
+        assert_eq!(unit_of("pump_flow_l_min"), "L/min");
+        assert_eq!(unit_of("stroke_work_mmhg_ml"), "mmHg·mL");
+        assert_eq!(unit_of("r_suction_left_mmhg_s_ml"), "mmHg·s/mL");
+        assert_eq!(unit_of("lvedv_ml"), "mL");
+        assert_eq!(unit_of("q_av_ml_s"), "mL/s");
+        assert_eq!(unit_of("pump_torque_mnm"), "mN·m");
+        assert_eq!(unit_of("simulated_time_s"), "s");
+        assert_eq!(unit_of("cpo_w"), "W");
+        assert_eq!(unit_of("seed"), "");
+    }
+
+    #[test]
+    fn numbers_and_escapes() {
+        assert_eq!(number(76.998), "77");
+        assert_eq!(number(76.978), "76.98");
+        assert_eq!(number(4.19173), "4.192");
+        assert_eq!(number(1614.6), "1615");
+        assert_eq!(number(44000.0), "44000");
+        assert_eq!(number(0.0556), "0.0556");
+        assert_eq!(number(1e-4), "0.0001");
+        assert_eq!(number(-0.00001), "-1.000e-5");
+        assert_eq!(number(-0.00001234), "-1.234e-5");
+        assert_eq!(significant(18.2753, 3), "18.3");
+        assert_eq!(significant(0.71717, 3), "0.717");
+        assert_eq!(significant(-0.0001, 3), "-0.0001");
+        assert_eq!(number(f64::NAN), "–");
+        assert_eq!(escape("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
+    }
+
+    #[test]
+    fn json_keeps_key_order() {
+        let j: Json =
+            serde_json::from_str(r#"{"b": 1, "a": {"y": 2.5, "x": null}, "c": [true]}"#).unwrap();
+        let keys: Vec<&str> = j.members().iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["b", "a", "c"]);
+        assert_eq!(j.at("a.y").and_then(Json::as_f64), Some(2.5));
+        assert_eq!(j.at("a.x"), Some(&Json::Null));
+        assert_eq!(j.get("b"), Some(&Json::Number(1.0, true)));
+    }
+
+    #[test]
+    fn svg_is_inlined_without_namespace_url() {
+        let svg = "<svg width=\"10\" height=\"5\" viewBox=\"0 0 10 5\" xmlns=\"http://www.w3.org/2000/svg\">\n</svg>\n";
+        let out = inline_svg(svg, "a \"plot\"");
+        assert!(!out.contains("http"));
+        assert!(out.starts_with("<svg role=\"img\" aria-label=\"a &quot;plot&quot;\" width=\"10\""));
+    }
+}

@@ -1,0 +1,392 @@
+//! Behaviour tests for the HTML run report: it is made from a run written
+//! here through the library, opens without a network, and shows that run.
+
+use std::path::{Path, PathBuf};
+
+use impella_sim::output::report::{
+    pv_loop_svg, read_run, render_report, waveforms_svg, write_report, Json, ReportError,
+    PV_SIZE_PX, WAVEFORM_BEATS,
+};
+
+/// Runs `scenario` (TOML text) with `overrides` and writes its outputs to a
+/// new temporary directory.
+fn run(scenario: &str, overrides: &[&str]) -> tempfile::TempDir {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    let sc = impella_sim::scenario::parse(scenario, None, &overrides).expect("scenario parses");
+    let result = impella_sim::simulation::run_scenario(&sc).expect("simulation runs");
+    let dir = tempfile::tempdir().unwrap();
+    impella_sim::output::write_run(dir.path(), &sc, &result).expect("outputs written");
+    dir
+}
+
+const CP: &str = include_str!("../scenarios/impella_cp.toml");
+
+fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+fn metric(dir: &Path, key: &str) -> f64 {
+    summary(dir)["metrics"][key].as_f64().unwrap()
+}
+
+// ---------------------------------------------------------------------------
+// A small reader for the SVG that plotters writes (one element per line).
+
+fn attr<'a>(element: &'a str, name: &str) -> Option<&'a str> {
+    let key = format!(" {name}=\"");
+    let start = element.find(&key)? + key.len();
+    let len = element[start..].find('"')?;
+    Some(&element[start..start + len])
+}
+
+/// `<text>` elements: (x, y, text-anchor, content).
+fn svg_texts(svg: &str) -> Vec<(f64, f64, String, String)> {
+    let mut out = Vec::new();
+    let mut rest = svg;
+    while let Some(i) = rest.find("<text") {
+        let tail = &rest[i..];
+        let open_end = tail.find('>').unwrap();
+        let close = tail.find("</text>").unwrap();
+        let open = &tail[..open_end];
+        out.push((
+            attr(open, "x").unwrap().parse().unwrap(),
+            attr(open, "y").unwrap().parse().unwrap(),
+            attr(open, "text-anchor").unwrap_or("start").to_string(),
+            tail[open_end + 1..close].trim().to_string(),
+        ));
+        rest = &tail[close..];
+    }
+    out
+}
+
+/// `<polyline>` elements: (stroke colour, points).
+fn svg_polylines(svg: &str) -> Vec<(String, Vec<(f64, f64)>)> {
+    svg.lines()
+        .filter(|l| l.trim_start().starts_with("<polyline"))
+        .map(|l| {
+            let pts = attr(l, "points")
+                .unwrap()
+                .split_whitespace()
+                .map(|xy| {
+                    let (x, y) = xy.split_once(',').unwrap();
+                    (x.parse().unwrap(), y.parse().unwrap())
+                })
+                .collect();
+            (attr(l, "stroke").unwrap_or("").to_string(), pts)
+        })
+        .collect()
+}
+
+/// Least-squares line pixel = a + b * value through tick labels with `anchor`.
+fn tick_mapping(svg: &str, anchor: &str, pick: fn(&(f64, f64)) -> f64) -> (f64, f64) {
+    let pairs: Vec<(f64, f64)> = svg_texts(svg)
+        .into_iter()
+        .filter(|t| t.2 == anchor)
+        .filter_map(|(x, y, _, t)| t.parse::<f64>().ok().map(|v| (v, pick(&(x, y)))))
+        .collect();
+    assert!(pairs.len() >= 3, "{anchor} tick labels: {pairs:?}");
+    let n = pairs.len() as f64;
+    let mx = pairs.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pairs.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxy: f64 = pairs.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = pairs.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let b = sxy / sxx;
+    (my - b * mx, b)
+}
+
+// ---------------------------------------------------------------------------
+
+#[test]
+fn report_is_one_self_contained_file_showing_the_run() {
+    let run_dir = run(CP, &[]);
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("nested").join("report.html");
+    write_report(run_dir.path(), &out).unwrap();
+    let names: Vec<String> = std::fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["report.html".to_string()],
+        "no partial file left"
+    );
+
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.trim_end().ends_with("</html>"));
+    // Opens with no network: no URLs, scripts, external images or styles.
+    for banned in [
+        "http://", "https://", "<script", "<link", "<img", "url(", "@import",
+    ] {
+        assert!(!html.contains(banned), "found {banned:?}");
+    }
+    // Three inline figures: PV loop, waveforms, beat-by-beat trends.
+    assert_eq!(html.matches("<svg ").count(), 3);
+    assert_eq!(html.matches("</svg>").count(), 3);
+
+    let s = summary(run_dir.path());
+    let title = s["title"].as_str().unwrap();
+    assert!(html.contains(&format!("<h1>{title}</h1>")), "title");
+    assert!(html.contains("not a medical device"), "disclaimer");
+    // Every metric key is listed, with units from the key suffixes.
+    for (key, _) in s["metrics"].as_object().unwrap() {
+        assert!(html.contains(&format!(">{key}</code>")), "{key}");
+    }
+    for unit in ["mmHg", "L/min", "L/min/m²", "mL", "mN·m", "beats/min", "W"] {
+        assert!(
+            html.contains(&format!("<td class=\"unit\">{unit}</td>")),
+            "{unit}"
+        );
+    }
+    // The metrics table shows the summary's values, to 4 significant figures.
+    for key in ["map_mmhg", "lvedp_mmhg", "ci_l_min_m2", "pump_flow_l_min"] {
+        let row = html
+            .lines()
+            .find(|l| l.contains(&format!(">{key}</code>")))
+            .unwrap_or_else(|| panic!("row of {key}"));
+        let cell = row.split("<td class=\"num\">").nth(1).unwrap();
+        let shown: f64 = cell[..cell.find('<').unwrap()].parse().unwrap();
+        let value = metric(run_dir.path(), key);
+        assert!(
+            (shown - value).abs() <= 1e-3 * value.abs(),
+            "{key}: {shown} vs {value}"
+        );
+    }
+    // Devices, console and provenance.
+    assert!(html.contains("Impella CP with SmartAssist"));
+    assert!(html.contains("Console alarms"));
+    assert!(html.contains(s["provenance"]["scenario_sha256"].as_str().unwrap()));
+    assert!(html.contains("<code>solver.rtol</code>"));
+}
+
+#[test]
+fn pv_loop_figure_spans_the_runs_end_diastolic_and_end_systolic_volumes() {
+    let run_dir = run(CP, &[]);
+    let data = read_run(run_dir.path()).unwrap();
+    let svg = pv_loop_svg(&data, PV_SIZE_PX).unwrap().expect("a PV loop");
+    let open = &svg[..svg.find('>').unwrap()];
+    assert_eq!(attr(open, "width"), Some("1200"));
+    assert_eq!(attr(open, "height"), Some("900"));
+    let (ax, bx) = tick_mapping(&svg, "middle", |p| p.0);
+    let (ay, by) = tick_mapping(&svg, "end", |p| p.1);
+    let (_, pts) = svg_polylines(&svg)
+        .into_iter()
+        .max_by_key(|(_, p)| p.len())
+        .unwrap();
+    assert!(pts.len() > 50, "the loop");
+    let volumes: Vec<f64> = pts.iter().map(|p| (p.0 - ax) / bx).collect();
+    let pressures: Vec<f64> = pts.iter().map(|p| (p.1 - ay) / by).collect();
+    let extent = |v: &[f64]| {
+        v.iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)))
+    };
+    let (vmin, vmax) = extent(&volumes);
+    let (_, pmax) = extent(&pressures);
+
+    // The loop spans the last beat's samples in timeseries.csv ...
+    let ts = data.timeseries.as_ref().unwrap();
+    let t_last = *data.beats.column("t_start_s").unwrap().last().unwrap();
+    let col = |name: &str| ts.columns.iter().position(|c| c == name).unwrap();
+    let (it, iv, ip) = (col("t_s"), col("v_lv_ml"), col("p_lv_mmhg"));
+    let beat: Vec<&Vec<f64>> = ts.rows.iter().filter(|r| r[it] >= t_last).collect();
+    let (v_lo, v_hi) = extent(&beat.iter().map(|r| r[iv]).collect::<Vec<_>>());
+    let (_, p_hi) = extent(&beat.iter().map(|r| r[ip]).collect::<Vec<_>>());
+    assert!((vmin - v_lo).abs() < 0.5, "min volume {vmin} vs {v_lo}");
+    assert!((vmax - v_hi).abs() < 0.5, "max volume {vmax} vs {v_hi}");
+    assert!((pmax - p_hi).abs() < 0.5, "peak pressure {pmax} vs {p_hi}");
+
+    // ... which roughly span the run's LVEDV and LVESV (with a pump the LV
+    // keeps emptying after end-systole and filling before end-diastole).
+    let dir = run_dir.path();
+    let (edv, esv) = (metric(dir, "lvedv_ml"), metric(dir, "lvesv_ml"));
+    assert!(
+        vmax >= edv - 0.5 && vmax < 1.05 * edv,
+        "{vmax} vs LVEDV {edv}"
+    );
+    assert!(
+        vmin <= esv + 0.5 && vmin > 0.95 * esv,
+        "{vmin} vs LVESV {esv}"
+    );
+
+    // The end-diastolic marker (a circle in the loop's colour) sits at the
+    // run's LVEDV and LVEDP, the end-systolic one (a square) at LVESV.
+    let fill = "#0054A6";
+    let ed = svg
+        .lines()
+        .find(|l| l.trim_start().starts_with("<circle") && l.contains(fill))
+        .expect("end-diastolic marker");
+    let num = |l: &str, a: &str| attr(l, a).unwrap().parse::<f64>().unwrap();
+    let (ed_v, ed_p) = ((num(ed, "cx") - ax) / bx, (num(ed, "cy") - ay) / by);
+    assert!((ed_v - edv).abs() < 1.0, "ED marker at {ed_v} mL vs {edv}");
+    let edp = metric(dir, "lvedp_mmhg");
+    assert!(
+        (ed_p - edp).abs() < 1.0,
+        "ED marker at {ed_p} mmHg vs {edp}"
+    );
+    let es = svg
+        .lines()
+        .find(|l| l.trim_start().starts_with("<rect") && l.contains(fill))
+        .expect("end-systolic marker");
+    let es_v = (num(es, "x") + num(es, "width") / 2.0 - ax) / bx;
+    assert!((es_v - esv).abs() < 1.0, "ES marker at {es_v} mL vs {esv}");
+}
+
+#[test]
+fn waveforms_cover_the_last_beats() {
+    let run_dir = run(CP, &[]);
+    let data = read_run(run_dir.path()).unwrap();
+    let t_start = data.beats.column("t_start_s").unwrap();
+    let from = t_start[t_start.len() - WAVEFORM_BEATS];
+    let end = metric(run_dir.path(), "hr_bpm").recip() * 60.0 + t_start[t_start.len() - 1];
+    let svg = waveforms_svg(&data).unwrap().expect("waveforms");
+    let (ax, bx) = tick_mapping(&svg, "middle", |p| p.0);
+    let lines: Vec<_> = svg_polylines(&svg)
+        .into_iter()
+        .filter(|(_, p)| p.len() > 20)
+        .collect();
+    // LV and aortic pressure, LA and RA pressure, pump and valve flow.
+    assert_eq!(lines.len(), 6);
+    for (stroke, pts) in lines {
+        let t0 = (pts[0].0 - ax) / bx;
+        let t1 = (pts[pts.len() - 1].0 - ax) / bx;
+        assert!((t0 - from).abs() < 0.01, "{stroke}: starts {t0} vs {from}");
+        assert!((t1 - end).abs() < 0.01, "{stroke}: ends {t1} vs {end}");
+    }
+    let texts: Vec<String> = svg_texts(&svg).into_iter().map(|t| t.3).collect();
+    for want in [
+        "LV",
+        "Aortic",
+        "LA",
+        "RA",
+        "Left pump",
+        "Aortic valve",
+        "Time (s)",
+    ] {
+        assert!(texts.iter().any(|t| t == want), "{want:?} in {texts:?}");
+    }
+}
+
+#[test]
+fn a_run_without_timeseries_still_gets_a_report() {
+    let text = CP.replace("[output]", "[output]\ntimeseries = false");
+    let run_dir = run(&text, &[]);
+    assert!(!run_dir.path().join("timeseries.csv").exists());
+    let data = read_run(run_dir.path()).unwrap();
+    assert!(data.timeseries.is_none());
+    let html = render_report(&data).unwrap();
+    assert_eq!(html.matches("<svg ").count(), 1, "trends only");
+    assert!(html.contains("no timeseries.csv"));
+}
+
+#[test]
+fn missing_or_broken_files_are_errors_naming_them() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("r.html");
+    let nothing_written = |what: &str| {
+        let left: Vec<PathBuf> = std::fs::read_dir(out_dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(left.is_empty(), "{what}: {left:?}");
+    };
+
+    let empty = tempfile::tempdir().unwrap();
+    let err = write_report(empty.path(), &out).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ReportError::Missing {
+                file: "summary.json",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(msg.contains("summary.json") && msg.contains(&empty.path().display().to_string()));
+    nothing_written("empty directory");
+
+    let err = write_report(&empty.path().join("no-such-run"), &out).unwrap_err();
+    assert!(err.to_string().contains("no-such-run"), "{err}");
+
+    let run_dir = run(CP, &[]);
+    let dir = run_dir.path();
+    std::fs::rename(dir.join("beats.csv"), dir.join("beats.bak")).unwrap();
+    let err = write_report(dir, &out).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ReportError::Missing {
+                file: "beats.csv",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    std::fs::rename(dir.join("beats.bak"), dir.join("beats.csv")).unwrap();
+
+    let good = std::fs::read_to_string(dir.join("summary.json")).unwrap();
+    std::fs::write(dir.join("summary.json"), &good[..good.len() / 2]).unwrap();
+    let err = write_report(dir, &out).unwrap_err();
+    assert!(matches!(err, ReportError::Json { .. }), "{err}");
+    assert!(err.to_string().contains("summary.json"), "{err}");
+    std::fs::write(dir.join("summary.json"), &good).unwrap();
+
+    let ts = std::fs::read_to_string(dir.join("timeseries.csv")).unwrap();
+    let renamed = ts.replacen("p_lv_mmhg", "p_left_ventricle", 1);
+    std::fs::write(dir.join("timeseries.csv"), renamed).unwrap();
+    let err = write_report(dir, &out).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("timeseries.csv") && msg.contains("p_lv_mmhg"),
+        "{msg}"
+    );
+    nothing_written("broken files");
+
+    // An output path that cannot be written: an error, and no partial file.
+    std::fs::write(dir.join("timeseries.csv"), ts).unwrap();
+    let blocker = out_dir.path().join("file");
+    std::fs::write(&blocker, "x").unwrap();
+    let err = write_report(dir, &blocker.join("r.html")).unwrap_err();
+    assert!(matches!(err, ReportError::Write { .. }), "{err}");
+    std::fs::remove_file(&blocker).unwrap();
+    nothing_written("unwritable output");
+
+    // The same files again: a good report.
+    write_report(dir, &out).unwrap();
+    assert!(out.exists());
+}
+
+#[test]
+fn summary_json_keeps_its_key_order() {
+    let j: Json = serde_json::from_str(r#"{"z": 1, "a": {"m": 2.5}}"#).unwrap();
+    let keys: Vec<&str> = j.members().iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["z", "a"]);
+    assert_eq!(j.at("a.m").and_then(Json::as_f64), Some(2.5));
+}
+
+/// Writes a sample report for a person to look at:
+/// `IMPELLA_SIM_REPORT_SAMPLE=/tmp/r.html cargo test --release --test report -- --ignored`
+/// (`IMPELLA_SIM_REPORT_RUN=DIR` reports on an existing run directory instead).
+#[test]
+#[ignore]
+fn write_sample_report() {
+    let out = std::env::var_os("IMPELLA_SIM_REPORT_SAMPLE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("impella-sim-report-sample.html"));
+    let (_keep, dir) = match std::env::var_os("IMPELLA_SIM_REPORT_RUN") {
+        Some(d) => (None, PathBuf::from(d)),
+        None => {
+            let d = run(CP, &[]);
+            let p = d.path().to_path_buf();
+            (Some(d), p)
+        }
+    };
+    write_report(&dir, &out).unwrap();
+    eprintln!(
+        "wrote {} ({} bytes)",
+        out.display(),
+        std::fs::metadata(&out).unwrap().len()
+    );
+}
