@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use impella_sim::output::figures;
+use impella_sim::output::plot::ImageFormat;
 use impella_sim::physiology::presets::PRESETS;
 use impella_sim::physiology::PARAMETERS;
 use impella_sim::{output, scenario, simulation, sweep};
@@ -70,6 +72,30 @@ enum Command {
         /// Output file (default: DIR/report.html).
         #[arg(long, short)]
         out: Option<PathBuf>,
+    },
+    /// Overlay the LV pressure–volume loops of several run directories in one picture
+    /// (e.g. the case directories of a P-level sweep).
+    Overlay {
+        /// Run directories (written by `run`, or a sweep with --case-dirs), in legend order.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Picture file (.png or .svg).
+        #[arg(long, short)]
+        out: PathBuf,
+        /// Picture title.
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// Draw charts of a sweep's cases.csv: metric vs swept input, heat maps, cohort histograms.
+    Chart {
+        /// A cases.csv written by `sweep`.
+        cases: PathBuf,
+        /// Directory for the pictures.
+        #[arg(long, short)]
+        out: PathBuf,
+        /// Picture format.
+        #[arg(long, default_value = "png")]
+        format: ImageFormat,
     },
     /// List the patient presets.
     Presets,
@@ -211,6 +237,21 @@ fn execute(command: Command) -> Result<(), String> {
             let out = out.unwrap_or_else(|| dir.join("report.html"));
             output::report::write_report(&dir, &out).map_err(|e| e.to_string())?;
             println!("wrote {}", out.display());
+            Ok(())
+        }
+        Command::Overlay { dirs, out, title } => {
+            let format = ImageFormat::from_path(&out).ok_or_else(|| {
+                format!("{}: the picture must end in .png or .svg", out.display())
+            })?;
+            figures::write_pv_overlay(&dirs, None, &out, format, title.as_deref().unwrap_or(""))
+                .map_err(|e| e.to_string())?;
+            println!("wrote {}", out.display());
+            Ok(())
+        }
+        Command::Chart { cases, out, format } => {
+            for f in figures::write_sweep_charts(&cases, &out, format).map_err(|e| e.to_string())? {
+                println!("wrote {}", f.display());
+            }
             Ok(())
         }
         Command::Presets => {

@@ -170,11 +170,12 @@ pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -
     // its maximum (within a small band, so the flat isovolumic phase does not move it late).
     // Filling ends when the mitral valve closes: the end of the last forward mitral flow
     // before ES. Volume that enters later (aortic regurgitation, back-flow through a stopped
-    // pump) is not filling. Without forward flow before ES the search runs to ES.
+    // pump) is not filling. Without forward mitral flow in the beat (the valve closed in
+    // diastole, as in severe aortic regurgitation) end-diastole is the onset itself.
     let i_contracting = hs[..=i_es]
         .iter()
         .rposition(|h| h.q_mv > 0.0)
-        .map_or(i_es, |i| (i + 1).min(i_es));
+        .map_or(0, |i| (i + 1).min(i_es));
     let argmax = |v: &[f64]| {
         let v = &v[..=i_contracting];
         let v_max = v.iter().copied().fold(f64::MIN, f64::max);

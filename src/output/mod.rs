@@ -2,6 +2,7 @@
 //! Columns and keys: docs/outputs.md.
 
 pub mod atomic;
+pub mod figures;
 pub mod plot;
 pub mod report;
 
@@ -166,6 +167,12 @@ pub fn write_run(
         let path = staged.path(&name);
         write_waveform_picture(&path, scenario, result, format)?;
         written.push(dir.join(name));
+        if scenario.course.is_some() {
+            let name = format!("timeline.{}", format.extension());
+            let path = staged.path(&name);
+            figures::write_course_timeline(&path, &scenario.title, result, format)?;
+            written.push(dir.join(name));
+        }
     }
 
     // summary.json last: its presence marks a complete run.

@@ -418,9 +418,11 @@ fn last_beat(run: &RunData, name: &str) -> Option<f64> {
         .filter(|v| v.is_finite())
 }
 
-/// The LV PV loop of the last beat with its ED and ES points, as SVG;
-/// `None` when the run has no timeseries.
-pub fn pv_loop_svg(run: &RunData, size_px: (u32, u32)) -> Result<Option<String>, ReportError> {
+/// The LV PV loop of the last beat with its ED and ES points (from the last
+/// row of beats.csv), labelled `label`; `None` when the run has no
+/// timeseries. Also used to overlay the loops of several runs
+/// (`output::figures::write_pv_overlay`).
+pub fn last_beat_pv_loop(run: &RunData, label: &str) -> Result<Option<PvLoop>, ReportError> {
     let Some(ts) = &run.timeseries else {
         return Ok(None);
     };
@@ -440,17 +442,26 @@ pub fn pv_loop_svg(run: &RunData, size_px: (u32, u32)) -> Result<Option<String>,
         return Ok(None);
     }
     let point = |v: &str, p: &str| Some((last_beat(run, v)?, last_beat(run, p)?));
-    let hr = last_beat(run, "hr_bpm");
-    let loops = [PvLoop {
-        label: match hr {
-            Some(hr) => format!("LV, last beat ({hr:.0} bpm)"),
-            None => "LV, last beat".into(),
-        },
+    Ok(Some(PvLoop {
+        label: label.to_string(),
         volume_ml: volume,
         pressure_mmhg: pressure,
         end_diastole: point("lvedv_ml", "lvedp_mmhg"),
         end_systole: point("lvesv_ml", "lvesp_mmhg"),
-    }];
+    }))
+}
+
+/// The LV PV loop of the last beat with its ED and ES points, as SVG;
+/// `None` when the run has no timeseries.
+pub fn pv_loop_svg(run: &RunData, size_px: (u32, u32)) -> Result<Option<String>, ReportError> {
+    let label = match last_beat(run, "hr_bpm") {
+        Some(hr) => format!("LV, last beat ({hr:.0} bpm)"),
+        None => "LV, last beat".into(),
+    };
+    let Some(lv) = last_beat_pv_loop(run, &label)? else {
+        return Ok(None);
+    };
+    let loops = [lv];
     let plot = PvPlot {
         title: "",
         loops: &loops,
