@@ -41,7 +41,11 @@ fn assert_errors(out: &Path, cases: Vec<(String, Vec<&str>)>) {
 fn run_writes_every_output_with_documented_keys() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let o = run_scenario("title = \"t\"\n[output]\npv_loop = \"both\"\n", &out, &[]);
+    let o = run_scenario(
+        "title = \"t\"\n[output]\npv_loop = \"both\"\npv_chambers = [\"lv\", \"rv\"]\n",
+        &out,
+        &[],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     for f in [
         "summary.json",
@@ -52,6 +56,7 @@ fn run_writes_every_output_with_documented_keys() {
         "events.csv",
         "waveforms.png",
         "waveforms.svg",
+        "pv_loop_rv.png",
     ] {
         assert!(out.join(f).exists(), "{f} missing");
     }

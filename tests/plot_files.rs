@@ -219,6 +219,7 @@ fn png_has_signature_and_requested_size() {
     let loops = [rect_loop("Baseline")];
     let refs = reference_lines();
     let plot = PvPlot {
+        chamber: "LV",
         title: "PNG size check",
         loops: &loops,
         reference_lines: &refs,
@@ -253,6 +254,7 @@ fn png_has_signature_and_requested_size() {
 fn png_is_written_to_the_exact_path_whatever_the_extension() {
     let loops = [rect_loop("Baseline")];
     let plot = PvPlot {
+        chamber: "LV",
         title: "Temporary name",
         loops: &loops,
         reference_lines: &[],
@@ -275,6 +277,7 @@ fn svg_has_size_title_axis_labels_and_legend() {
     let refs = reference_lines();
     let title = "Synthetic loop, Impella CP at P4";
     let plot = PvPlot {
+        chamber: "LV",
         title,
         loops: &loops,
         reference_lines: &refs,
@@ -316,6 +319,7 @@ fn svg_has_size_title_axis_labels_and_legend() {
 fn svg_loop_coordinates_follow_the_axis_mapping() {
     let loops = [rect_loop("Rectangle loop")];
     let plot = PvPlot {
+        chamber: "LV",
         title: "Rectangle",
         loops: &loops,
         reference_lines: &[],
@@ -375,6 +379,7 @@ fn reference_lines_are_clipped_to_the_axes() {
     // ESPVR reaches 475 mmHg at 200 mL: far beyond both axes.
     let refs = reference_lines();
     let plot = PvPlot {
+        chamber: "LV",
         title: "Clipping",
         loops: &loops,
         reference_lines: &refs,
@@ -456,6 +461,7 @@ fn many_loops_get_distinct_colours_and_one_legend_entry_per_marker_kind() {
         .collect();
     let refs = reference_lines();
     let plot = PvPlot {
+        chamber: "LV",
         title: "Five stages",
         loops: &loops,
         reference_lines: &refs,
@@ -497,6 +503,7 @@ fn bad_inputs_are_errors_and_write_nothing() {
     };
 
     let no_loops = PvPlot {
+        chamber: "LV",
         title: "t",
         loops: &[],
         reference_lines: &[],
@@ -511,6 +518,7 @@ fn bad_inputs_are_errors_and_write_nothing() {
     empty.pressure_mmhg.clear();
     let loops = [empty];
     let plot = PvPlot {
+        chamber: "LV",
         title: "t",
         loops: &loops,
         reference_lines: &[],
@@ -524,6 +532,7 @@ fn bad_inputs_are_errors_and_write_nothing() {
     mismatch.pressure_mmhg.pop();
     let loops = [mismatch];
     let plot = PvPlot {
+        chamber: "LV",
         title: "t",
         loops: &loops,
         reference_lines: &[],
@@ -538,6 +547,7 @@ fn bad_inputs_are_errors_and_write_nothing() {
         l.volume_ml[2] = bad;
         let loops = [l];
         let plot = PvPlot {
+            chamber: "LV",
             title: "t",
             loops: &loops,
             reference_lines: &[],
@@ -551,6 +561,7 @@ fn bad_inputs_are_errors_and_write_nothing() {
         l.pressure_mmhg[0] = bad;
         let loops = [l];
         let plot = PvPlot {
+            chamber: "LV",
             title: "t",
             loops: &loops,
             reference_lines: &[],
@@ -564,6 +575,7 @@ fn bad_inputs_are_errors_and_write_nothing() {
         l.end_systole = Some((50.0, bad));
         let loops = [l];
         let plot = PvPlot {
+            chamber: "LV",
             title: "t",
             loops: &loops,
             reference_lines: &[],
@@ -579,6 +591,7 @@ fn bad_inputs_are_errors_and_write_nothing() {
             points: vec![(0.0, 0.0), (bad, 10.0)],
         }];
         let plot = PvPlot {
+            chamber: "LV",
             title: "t",
             loops: &loops,
             reference_lines: &refs,
@@ -594,6 +607,7 @@ fn bad_inputs_are_errors_and_write_nothing() {
         l.pressure_mmhg[1] = huge;
         let loops = [l];
         let plot = PvPlot {
+            chamber: "LV",
             title: "t",
             loops: &loops,
             reference_lines: &[],
@@ -610,6 +624,7 @@ fn bad_inputs_are_errors_and_write_nothing() {
         points: vec![],
     }];
     let plot = PvPlot {
+        chamber: "LV",
         title: "t",
         loops: &loops,
         reference_lines: &refs,
@@ -620,6 +635,7 @@ fn bad_inputs_are_errors_and_write_nothing() {
     ));
 
     let plot = PvPlot {
+        chamber: "LV",
         title: "t",
         loops: &loops,
         reference_lines: &[],
@@ -636,6 +652,7 @@ fn bad_inputs_are_errors_and_write_nothing() {
 fn unwritable_path_is_an_io_error_naming_the_path() {
     let loops = [rect_loop("ok")];
     let plot = PvPlot {
+        chamber: "LV",
         title: "t",
         loops: &loops,
         reference_lines: &[],
@@ -667,6 +684,7 @@ fn degenerate_but_finite_data_still_render() {
             end_systole: None,
         }];
         let plot = PvPlot {
+            chamber: "LV",
             title: "",
             loops: &loops,
             reference_lines: &[],
@@ -718,6 +736,7 @@ fn write_samples() {
     write(
         "single",
         &PvPlot {
+            chamber: "LV",
             title: "Cardiogenic shock, no mechanical support",
             loops: &single,
             reference_lines: &refs,
@@ -726,6 +745,7 @@ fn write_samples() {
     write(
         "stages",
         &PvPlot {
+            chamber: "LV",
             title: "Impella CP: performance levels P2–P8",
             loops: &stages,
             reference_lines: &refs,
@@ -735,6 +755,7 @@ fn write_samples() {
     write(
         "levels",
         &PvPlot {
+            chamber: "LV",
             title: "Impella CP in SCAI C shock: P0–P9",
             loops: &ten,
             reference_lines: &refs,
@@ -1417,6 +1438,7 @@ fn ten_loops_get_an_ordered_ramp_and_a_readable_legend() {
     let loops = ten_levels();
     let refs = reference_lines();
     let plot = PvPlot {
+        chamber: "LV",
         title: "P0–P9",
         loops: &loops,
         reference_lines: &refs,

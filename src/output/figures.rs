@@ -447,6 +447,7 @@ pub fn write_pv_overlay(
         title
     };
     let plot = PvPlot {
+        chamber: "LV",
         title,
         loops: &loops,
         reference_lines: &[],

@@ -15,7 +15,7 @@ use thiserror::Error;
 use crate::analysis::BeatMetrics;
 use crate::physiology::elements::edpvr;
 use crate::physiology::{Hemodynamics, Slot};
-use crate::scenario::{PictureFormats, Scenario};
+use crate::scenario::{PictureFormats, PvChamber, Scenario};
 use crate::simulation::RunResult;
 use atomic::StagedDir;
 use plot::{Curve, EventMarker, ImageFormat, Panel, PvLoop, PvPlot, Series, StackedPlot};
@@ -159,10 +159,12 @@ pub fn write_run(
         PictureFormats::None => &[],
     };
     for &format in formats {
-        let name = format!("pv_loop.{}", format.extension());
-        let path = staged.path(&name);
-        write_pv_loop(&path, scenario, result, format)?;
-        written.push(dir.join(name));
+        for &chamber in &scenario.pv_chambers {
+            let name = format!("{}.{}", chamber.file_stem(), format.extension());
+            let path = staged.path(&name);
+            write_pv_loop(&path, scenario, result, chamber, format)?;
+            written.push(dir.join(name));
+        }
         let name = format!("waveforms.{}", format.extension());
         let path = staged.path(&name);
         write_waveform_picture(&path, scenario, result, format)?;
@@ -409,49 +411,65 @@ fn write_waveform_picture(
     Ok(())
 }
 
-/// The LV loop of the last beat with its ED and ES points, the ESPVR and the EDPVR.
+/// A chamber's pressure–volume loop of the last beat with the ESPVR and EDPVR (and, for the
+/// LV, the ED and ES points of the metrics).
 fn write_pv_loop(
     path: &Path,
     scenario: &Scenario,
     r: &RunResult,
+    chamber: PvChamber,
     format: ImageFormat,
 ) -> Result<(), OutputError> {
     let beat = r.beats.last().expect("a run has beats");
     let samples = &beat.samples;
-    let lv = r.circulation.parameters().lv;
+    let p = r.circulation.parameters();
+    let (params, slot, name) = match chamber {
+        PvChamber::Lv => (p.lv, Slot::VLv, "LV"),
+        PvChamber::Rv => (p.rv, Slot::VRv, "RV"),
+        PvChamber::La => (p.la, Slot::VLa, "LA"),
+        PvChamber::Ra => (p.ra, Slot::VRa, "RA"),
+    };
     let pressure: Vec<f64> = samples
         .iter()
-        .map(|(t, y)| r.circulation.hemodynamics(&beat.clock, *t, y).p_lv)
+        .map(|(t, y)| {
+            r.circulation
+                .hemodynamics(&beat.clock, *t, y)
+                .pressure(slot)
+        })
         .collect();
-    let volume: Vec<f64> = samples.iter().map(|s| s.1[Slot::VLv.i()]).collect();
+    let volume: Vec<f64> = samples.iter().map(|s| s.1[slot.i()]).collect();
     let m = &beat.metrics;
     let v_hi = volume.iter().copied().fold(f64::MIN, f64::max) * 1.15;
-    let v_lo = lv.v0.max(0.0);
+    let v_lo = params.v0.max(0.0);
     let n = 60;
     let grid = |k: usize| v_lo + (v_hi - v_lo) * k as f64 / n as f64;
     let reference = [
         Curve {
-            label: format!("ESPVR (Ees {:.2} mmHg/mL)", lv.ees),
+            label: format!("ESPVR (Ees {:.2} mmHg/mL)", params.ees),
             points: (0..=n)
-                .map(|k| (grid(k), lv.ees * (grid(k) - lv.v0)))
+                .map(|k| (grid(k), params.ees * (grid(k) - params.v0)))
                 .collect(),
         },
         Curve {
             label: "EDPVR".to_string(),
-            points: (0..=n).map(|k| (grid(k), edpvr(&lv, grid(k)))).collect(),
+            points: (0..=n)
+                .map(|k| (grid(k), edpvr(&params, grid(k))))
+                .collect(),
         },
     ];
+    let lv = chamber == PvChamber::Lv;
     let loops = [PvLoop {
-        label: format!("LV, {:.0} bpm", m.hr_bpm),
+        label: format!("{name}, {:.0} bpm", m.hr_bpm),
         volume_ml: volume,
         pressure_mmhg: pressure,
-        end_diastole: Some((m.lvedv_ml, m.lvedp_mmhg)),
-        end_systole: Some((m.lvesv_ml, m.lvesp_mmhg)),
+        end_diastole: lv.then_some((m.lvedv_ml, m.lvedp_mmhg)),
+        end_systole: lv.then_some((m.lvesv_ml, m.lvesp_mmhg)),
     }];
-    let title = format!("{}: LV pressure-volume loop", scenario.title);
+    let title = format!("{}: {name} pressure-volume loop", scenario.title);
     plot::write_pv_plot(
         path,
         &PvPlot {
+            chamber: name,
             title: &title,
             loops: &loops,
             reference_lines: &reference,

@@ -463,6 +463,7 @@ pub fn pv_loop_svg(run: &RunData, size_px: (u32, u32)) -> Result<Option<String>,
     };
     let loops = [lv];
     let plot = PvPlot {
+        chamber: "LV",
         title: "",
         loops: &loops,
         reference_lines: &[],

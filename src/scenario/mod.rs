@@ -146,6 +146,36 @@ pub struct OutputSection {
     pub timeseries: Option<bool>,
     /// PV-loop picture formats.
     pub pv_loop: PictureFormats,
+    /// Chambers with a PV-loop picture ("lv", "rv", "la", "ra").
+    pub pv_chambers: Vec<Spanned<String>>,
+}
+
+/// A chamber whose pressure–volume loop is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PvChamber {
+    Lv,
+    Rv,
+    La,
+    Ra,
+}
+
+impl PvChamber {
+    const NAMES: [(&'static str, PvChamber); 4] = [
+        ("lv", PvChamber::Lv),
+        ("rv", PvChamber::Rv),
+        ("la", PvChamber::La),
+        ("ra", PvChamber::Ra),
+    ];
+
+    /// Output file name without extension: pv_loop (LV), pv_loop_rv, ...
+    pub fn file_stem(self) -> &'static str {
+        match self {
+            PvChamber::Lv => "pv_loop",
+            PvChamber::Rv => "pv_loop_rv",
+            PvChamber::La => "pv_loop_la",
+            PvChamber::Ra => "pv_loop_ra",
+        }
+    }
 }
 
 impl Default for OutputSection {
@@ -154,6 +184,7 @@ impl Default for OutputSection {
             timeseries_every: Spanned::new(0..0, Duration { seconds: 1e-3 }),
             timeseries: None,
             pv_loop: PictureFormats::Png,
+            pv_chambers: vec![Spanned::new(0..0, "lv".to_string())],
         }
     }
 }
@@ -203,6 +234,7 @@ pub struct Scenario {
     /// Write every k-th sample to timeseries.csv (None: no timeseries).
     pub timeseries_stride: Option<usize>,
     pub pv_loop: PictureFormats,
+    pub pv_chambers: Vec<PvChamber>,
     pub provenance: Provenance,
 }
 
@@ -422,6 +454,25 @@ pub fn parse(
 
     let o = &raw.output;
     let timeseries = o.timeseries.unwrap_or(course.is_none());
+    let mut pv_chambers = Vec::new();
+    for c in &o.pv_chambers {
+        let chamber = PvChamber::NAMES
+            .iter()
+            .find(|(n, _)| n == c.get_ref())
+            .map(|(_, ch)| *ch)
+            .ok_or_else(|| {
+                at(
+                    c.span(),
+                    format!(
+                        "output.pv_chambers: unknown chamber '{}'; allowed: lv, rv, la, ra",
+                        c.get_ref()
+                    ),
+                )
+            })?;
+        if !pv_chambers.contains(&chamber) {
+            pv_chambers.push(chamber);
+        }
+    }
     let every = o.timeseries_every.get_ref().seconds;
     let stride = (every / sample).round();
     if stride < 1.0 || (stride * sample - every).abs() > 1e-9 {
@@ -472,6 +523,7 @@ pub fn parse(
         },
         timeseries_stride: timeseries.then_some(stride as usize),
         pv_loop: o.pv_loop,
+        pv_chambers,
         provenance: Provenance {
             file: file.map(Path::to_path_buf),
             sha256,

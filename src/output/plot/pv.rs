@@ -35,6 +35,8 @@ pub struct PvPlot<'a> {
     pub loops: &'a [PvLoop],
     /// Drawn dashed in grey behind the loops, clipped to the axes, labelled in the legend.
     pub reference_lines: &'a [Curve],
+    /// Chamber name for the axis labels ("LV", "RV", "LA", "RA").
+    pub chamber: &'a str,
 }
 
 /// Render `plot` and write it to `path` (exactly that path, whatever its
@@ -350,7 +352,7 @@ where
         yr.end + tick_len + tick_gap + tick_h + desc_gap,
     );
     p.text(
-        "LV volume (mL)",
+        &format!("{} volume (mL)", plot.chamber),
         desc_px,
         top_anchor,
         x_desc_at,
@@ -361,7 +363,7 @@ where
         (yr.start + yr.end) / 2,
     );
     p.text(
-        "LV pressure (mmHg)",
+        &format!("{} pressure (mmHg)", plot.chamber),
         desc_px,
         top_anchor,
         y_desc_at,
