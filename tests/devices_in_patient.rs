@@ -8,7 +8,7 @@ use impella_sim::physiology::circulation::total_volume;
 use impella_sim::physiology::presets::preset;
 use impella_sim::physiology::{Circulation, Parameters, Slot};
 use impella_sim::simulation::{run_model, RunResult, RunSettings};
-use impella_sim::solver::{Dopri5Integrator, SolverSettings};
+use impella_sim::solver::{FastDopri5, SolverSettings};
 
 fn patient(name: &str) -> Parameters {
     preset(name).expect("preset").parameters()
@@ -29,7 +29,7 @@ fn simulate(p: Parameters, devices: &[(&str, u8, Position)]) -> RunResult {
     let r = run_model(
         model,
         &settings,
-        &mut Dopri5Integrator::new(SolverSettings::default()),
+        &mut FastDopri5::new(SolverSettings::default()),
     )
     .expect("simulation runs");
     assert!(r.steady.reached, "{:?}", r.steady);

@@ -242,7 +242,7 @@ fn write_summary(path: &Path, scenario: &Scenario, r: &RunResult) -> Result<(), 
             seed: scenario.seed,
             preset: &scenario.preset,
             solver: SolverJson {
-                method: "dopri5",
+                method: s.method.name(),
                 rtol: s.rtol,
                 atol: s.atol,
                 max_step_s: s.h_max,

@@ -11,7 +11,7 @@ use nalgebra::SVector;
 
 use thiserror::Error;
 
-use super::activation::{BeatClock, TwoHill};
+use super::activation::{Activation, BeatClock};
 use super::elements::{
     chamber_pressure, edpvr_volume, pericardial_pressure, regurgitant_area, valve_flow,
     vessel_pressure,
@@ -265,8 +265,8 @@ pub enum CouplingError {
 #[derive(Debug, Clone)]
 pub struct Circulation {
     p: Parameters,
-    ventricle: TwoHill,
-    atrium: TwoHill,
+    ventricle: Activation,
+    atrium: Activation,
     left: Option<PumpCoupling>,
     right: Option<PumpCoupling>,
     /// Fluid given (positive) or lost (negative) into the systemic veins, mL/s.
@@ -278,8 +278,8 @@ impl Circulation {
     pub fn new(p: Parameters) -> Self {
         let period = 60.0 / p.heart.hr;
         Circulation {
-            ventricle: TwoHill::new(&p.heart.ventricle, period),
-            atrium: TwoHill::new(&p.heart.atrium, period),
+            ventricle: Activation::new(&p.heart.ventricle, period),
+            atrium: Activation::new(&p.heart.atrium, period),
             p,
             left: None,
             right: None,
@@ -446,7 +446,50 @@ impl Circulation {
     /// dy/dt at time `t` within the beat of `clock`. Allocates nothing.
     #[inline]
     pub fn rhs(&self, clock: &BeatClock, t: f64, y: &State, dy: &mut State) {
+        self.rhs_of(&self.hemodynamics(clock, t, y), y, dy);
+    }
+
+    /// Number of switching functions (see [`Circulation::switching`]).
+    pub const N_SWITCHES: usize = 5;
+    /// Index of the atrial-onset switching function.
+    pub const ATRIAL_ONSET: usize = 4;
+
+    /// Switching functions of the right-hand side, which is smooth while none changes sign:
+    /// the four valve pressure differences (each valve law has a kink at ΔP = 0) and the time
+    /// to the next atrial onset (where the atrial clock restarts). Writes them into `g`.
+    #[inline]
+    pub fn switching(&self, clock: &BeatClock, t: f64, y: &State, g: &mut [f64]) {
+        Self::switching_of(&self.hemodynamics(clock, t, y), clock, t, g);
+    }
+
+    /// [`Circulation::rhs`] and [`Circulation::switching`] from one evaluation of the
+    /// pressures.
+    #[inline]
+    pub fn rhs_switching(
+        &self,
+        clock: &BeatClock,
+        t: f64,
+        y: &State,
+        dy: &mut State,
+        g: &mut [f64],
+    ) {
         let h = self.hemodynamics(clock, t, y);
+        self.rhs_of(&h, y, dy);
+        Self::switching_of(&h, clock, t, g);
+    }
+
+    #[inline]
+    fn switching_of(h: &Hemodynamics, clock: &BeatClock, t: f64, g: &mut [f64]) {
+        g[0] = h.p_la - h.p_lv;
+        g[1] = h.p_lv - h.p_ao;
+        g[2] = h.p_ra - h.p_rv;
+        g[3] = h.p_rv - h.p_pa;
+        g[Self::ATRIAL_ONSET] = clock.ventricular_time(t) - (clock.period - clock.pr);
+    }
+
+    /// dy/dt from the pressures and flows `h` at state `y`.
+    #[inline]
+    fn rhs_of(&self, h: &Hemodynamics, y: &State, dy: &mut State) {
         let q_ao = y[Slot::QAo.i()];
         let q_pa = y[Slot::QPa.i()];
         let s = &self.p.systemic;

@@ -18,7 +18,7 @@ use crate::devices::{Catalogue, Position, Pump};
 use crate::physiology::presets::{self, PRESETS};
 use crate::physiology::{Circulation, Parameters};
 use crate::simulation::RunSettings;
-use crate::solver::SolverSettings;
+use crate::solver::{Method, SolverSettings};
 pub use duration::Duration;
 
 /// A scenario as written in TOML.
@@ -112,7 +112,7 @@ impl Default for SolverSection {
     fn default() -> Self {
         let d = SolverSettings::default();
         SolverSection {
-            method: Spanned::new(0..0, "dopri5".to_string()),
+            method: Spanned::new(0..0, d.method.name().to_string()),
             rtol: Spanned::new(0..0, d.rtol),
             atol: Spanned::new(0..0, d.atol),
             max_step: Spanned::new(0..0, Duration { seconds: d.h_max }),
@@ -425,15 +425,16 @@ pub fn parse(
     )?;
 
     let s = &raw.solver;
-    if s.method.get_ref() != "dopri5" {
+    let Some(method) = Method::from_name(s.method.get_ref()) else {
         return Err(at(
             s.method.span(),
             format!(
-                "solver.method: unknown method '{}'; allowed: dopri5",
-                s.method.get_ref()
+                "solver.method: unknown method '{}'; allowed: {}",
+                s.method.get_ref(),
+                Method::NAMES.join(", ")
             ),
         ));
-    }
+    };
     in_range(*s.rtol.get_ref(), 1e-13, 1e-2, "solver.rtol", s.rtol.span())?;
     in_range(*s.atol.get_ref(), 1e-13, 1e-1, "solver.atol", s.atol.span())?;
     in_range(
@@ -517,6 +518,7 @@ pub fn parse(
             fast_forward: sim.fast_forward,
         },
         solver: SolverSettings {
+            method,
             rtol: *s.rtol.get_ref(),
             atol: *s.atol.get_ref(),
             h_max: s.max_step.get_ref().seconds,

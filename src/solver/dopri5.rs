@@ -133,6 +133,7 @@ mod tests {
             rtol: 1e-10,
             atol: 1e-10,
             h_max: 0.1,
+            ..SolverSettings::default()
         });
         let mut y0 = State::zeros();
         y0[0] = 1.0;

@@ -4,8 +4,10 @@
 //! output). Tolerances are documented in docs/model.md.
 
 mod dopri5;
+mod fast;
 
 pub use dopri5::Dopri5Integrator;
+pub use fast::FastDopri5;
 
 use crate::physiology::State;
 use thiserror::Error;
@@ -14,14 +16,89 @@ use thiserror::Error;
 pub trait OdeSystem {
     /// Writes f(t, y) into `dy`; must not allocate.
     fn rhs(&self, t: f64, y: &State, dy: &mut State);
+
+    /// Writes the system's switching functions g_i(t, y) into `g` and returns how many there
+    /// are: f is smooth while none of them changes sign (a valve opening or closing, an
+    /// activation onset). An integrator that uses them ends its step at a sign change instead
+    /// of stepping across the kink. Default: none.
+    fn switching(&self, _t: f64, _y: &State, _g: &mut Switches) -> usize {
+        0
+    }
+
+    /// Largest first step, s, after switch `i` has been crossed, or at the start of an
+    /// integration call when `switch` is `None`. Where f is continuous but its derivatives
+    /// are not bounded (an activation rising as t^m, 1 < m < 2, from its onset) the embedded
+    /// error estimate of a long step is not to be trusted, so the integrator restarts small
+    /// and lets the controller grow the step. Default: no limit.
+    fn step_after(&self, _switch: Option<usize>) -> f64 {
+        f64::INFINITY
+    }
+
+    /// [`OdeSystem::rhs`] and [`OdeSystem::switching`] at one point, for systems that share
+    /// work between them (the model computes its pressures once for both).
+    fn rhs_switching(&self, t: f64, y: &State, dy: &mut State, g: &mut Switches) -> usize {
+        self.rhs(t, y, dy);
+        self.switching(t, y, g)
+    }
 }
+
+/// Most switching functions a system may report.
+pub const MAX_SWITCHES: usize = 8;
+
+/// Values of a system's switching functions (the first `n` are used).
+pub type Switches = [f64; MAX_SWITCHES];
 
 /// One output sample: time (s) and state.
 pub type Sample = (f64, State);
 
+/// Error of sampled trajectory `got` against `exact` on the same time grid: the largest, over
+/// the states, of max_k |y_k − y_ref,k| / max_k |y_ref,k| (states that stay 0 in `exact`,
+/// such as an absent pump's flow, are skipped). The accuracy measure of docs/benchmarks.md.
+pub fn trajectory_error(got: &[Sample], exact: &[Sample]) -> f64 {
+    assert_eq!(got.len(), exact.len(), "both trajectories sample one grid");
+    (0..crate::physiology::N_STATES)
+        .filter_map(|i| {
+            let scale = exact.iter().map(|s| s.1[i].abs()).fold(0.0, f64::max);
+            let diff = got
+                .iter()
+                .zip(exact)
+                .map(|(a, b)| (a.1[i] - b.1[i]).abs())
+                .fold(0.0, f64::max);
+            (scale > 0.0).then(|| diff / scale)
+        })
+        .fold(0.0, f64::max)
+}
+
+/// Which integrator a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Method {
+    /// [`FastDopri5`]: the hand-written Dormand–Prince 5(4) that locates valve switches.
+    #[default]
+    Fast,
+    /// [`Dopri5Integrator`]: ode_solvers' Dopri5, the reference path.
+    Reference,
+}
+
+impl Method {
+    /// Scenario names (`solver.method`), in the order of the variants.
+    pub const NAMES: [&'static str; 2] = ["dopri5-fast", "dopri5"];
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    pub fn from_name(name: &str) -> Option<Method> {
+        [Method::Fast, Method::Reference]
+            .into_iter()
+            .find(|m| m.name() == name)
+    }
+}
+
 /// Tolerances and limits shared by all integrators.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SolverSettings {
+    /// Integrator used by [`crate::simulation::run_scenario`].
+    pub method: Method,
     /// Relative tolerance of the local error estimate.
     pub rtol: f64,
     /// Absolute tolerance (mL for volumes, mL/s for flows).
@@ -33,6 +110,7 @@ pub struct SolverSettings {
 impl Default for SolverSettings {
     fn default() -> Self {
         SolverSettings {
+            method: Method::default(),
             rtol: 1e-7,
             atol: 1e-7,
             h_max: 0.01,
@@ -46,6 +124,8 @@ pub struct SolverStats {
     pub rhs_evaluations: u64,
     pub accepted_steps: u64,
     pub rejected_steps: u64,
+    /// Evaluations of the switching functions on their own (integrators that locate switches).
+    pub switching_evaluations: u64,
 }
 
 /// Why an integration failed.

@@ -130,6 +130,7 @@ fn convergence() -> Result<Vec<Case>, String> {
             rtol: tol,
             atol: tol,
             h_max: 0.01,
+            ..SolverSettings::default()
         });
         let mut out = Vec::new();
         integ

@@ -4,7 +4,7 @@
 use impella_sim::analysis::BeatMetrics;
 use impella_sim::physiology::Parameters;
 use impella_sim::simulation::{run, RunResult, RunSettings};
-use impella_sim::solver::{Dopri5Integrator, SolverSettings};
+use impella_sim::solver::{FastDopri5, SolverSettings};
 
 /// Runs to steady state with default settings, keeping only the report beats' samples.
 pub fn steady(params: Parameters) -> RunResult {
@@ -12,7 +12,7 @@ pub fn steady(params: Parameters) -> RunResult {
         keep_all_samples: false,
         ..RunSettings::default()
     };
-    let mut integ = Dopri5Integrator::new(SolverSettings::default());
+    let mut integ = FastDopri5::new(SolverSettings::default());
     let r = run(params, &settings, &mut integ).expect("simulation runs");
     assert!(r.steady.reached, "no steady state: {:?}", r.steady);
     r

@@ -1,0 +1,226 @@
+//! Solver benchmarks: the right-hand side, one integrator step (a 1 ms sample interval in
+//! early ejection), one beat and one simulated minute end to end (75 beats at HR 75, beat
+//! metrics included), for the normal adult without and with an Impella CP at P8, on the
+//! reference path (ode_solvers' Dopri5) and the fast path ([`FastDopri5`]) in the same run;
+//! and a 100-case sweep on one and on two threads. Before measuring, it prints the accuracy
+//! each configuration runs at (error against a tight-tolerance run, docs/benchmarks.md).
+//! Run: `cargo bench --bench solver`. Results: docs/benchmarks.md.
+
+mod common;
+
+use std::hint::black_box;
+
+use common::{
+    exact_minute, last_beat, last_beat_error, minute, model, tolerance, BEATS, TOL_DEFAULT,
+    TOL_FAST, TOL_REFERENCE,
+};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use impella_sim::physiology::activation::BeatClock;
+use impella_sim::physiology::{Circulation, State};
+use impella_sim::simulation::{BeatSystem, RunResult};
+use impella_sim::solver::{
+    trajectory_error, Dopri5Integrator, FastDopri5, Integrator, OdeSystem, Sample, SolverSettings,
+    Switches,
+};
+use impella_sim::sweep::{run_sweep, SweepOptions};
+
+/// The two benchmark cases: (name, with a CP at P8).
+const CASES: [(&str, bool); 2] = [("no_pump", false), ("cp_p8", true)];
+
+/// Start of the benchmarked 1 ms interval after the beat's onset, s: early ejection, where
+/// the steps are shortest.
+const INTERVAL_START_S: f64 = 0.1;
+
+/// The model of a beat without the small first step of a call (see
+/// [`OdeSystem::step_after`]), so that a call over a 1 ms interval is one step.
+struct NoRestart<'a>(&'a BeatSystem<'a>);
+
+impl OdeSystem for NoRestart<'_> {
+    fn rhs(&self, t: f64, y: &State, dy: &mut State) {
+        self.0.rhs(t, y, dy);
+    }
+    fn switching(&self, t: f64, y: &State, g: &mut Switches) -> usize {
+        self.0.switching(t, y, g)
+    }
+    fn rhs_switching(&self, t: f64, y: &State, dy: &mut State, g: &mut Switches) -> usize {
+        self.0.rhs_switching(t, y, dy, g)
+    }
+}
+
+/// One benchmark case: its model and the tight run's last beat to start from and compare with.
+struct Case {
+    name: &'static str,
+    circ: Circulation,
+    exact: RunResult,
+}
+
+impl Case {
+    fn clock(&self) -> BeatClock {
+        self.exact.beats.last().expect("a beat").clock
+    }
+
+    fn beat(&self) -> &[Sample] {
+        last_beat(&self.exact)
+    }
+}
+
+fn cases() -> Vec<Case> {
+    CASES
+        .iter()
+        .map(|&(name, pump)| Case {
+            name,
+            circ: model(pump),
+            exact: exact_minute(pump),
+        })
+        .collect()
+}
+
+fn bench_rhs(c: &mut Criterion, cases: &[Case]) {
+    let mut group = c.benchmark_group("rhs");
+    for case in cases {
+        let (beat, clock) = (case.beat(), case.clock());
+        // Evaluations per second: the right-hand side at each sample of a beat.
+        group.throughput(Throughput::Elements(beat.len() as u64));
+        group.bench_function(case.name, |b| {
+            let mut dy = State::zeros();
+            b.iter(|| {
+                for (t, y) in beat {
+                    case.circ.rhs(&clock, black_box(*t), black_box(y), &mut dy);
+                    black_box(&dy);
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+/// One path in the interval, beat and minute groups.
+fn bench_path<I: Integrator>(
+    c: &mut Criterion,
+    cases: &[Case],
+    tol: f64,
+    make: impl Fn(SolverSettings) -> I,
+) {
+    let name = format!("{}@{tol:.0e}", make(tolerance(tol)).name());
+    for case in cases {
+        let (beat, clock) = (case.beat(), case.clock());
+        let sys = BeatSystem {
+            circ: &case.circ,
+            clock,
+        };
+        let n = beat.len() - 1;
+        let dt = clock.period / n as f64;
+        let k0 = (INTERVAL_START_S / dt).round() as usize;
+        let (t0, y0) = beat[k0];
+        let mut out = Vec::with_capacity(n + 1);
+
+        // Accuracy of each configuration, from the tight run's state at the same time.
+        let mut integrator = make(tolerance(tol));
+        integrator
+            .integrate(&sys, t0, t0 + dt, &y0, 1, &mut out)
+            .expect("interval");
+        let e_interval = trajectory_error(&out, &beat[k0..=k0 + 1]);
+        out.clear();
+        integrator
+            .integrate(
+                &sys,
+                clock.t_start,
+                clock.t_start + clock.period,
+                &beat[0].1,
+                n,
+                &mut out,
+            )
+            .expect("beat");
+        let e_beat = trajectory_error(&out, beat);
+        // One step: the interval once more, on the model without the restart after onsets
+        // (the interval has none), with the step the beat ended with.
+        let step_sys = NoRestart(&sys);
+        let before = integrator.stats();
+        out.clear();
+        integrator
+            .integrate(&step_sys, t0, t0 + dt, &y0, 1, &mut out)
+            .expect("interval");
+        let after = integrator.stats();
+        let steps = (after.accepted_steps + after.rejected_steps)
+            - (before.accepted_steps + before.rejected_steps);
+        let e_minute = last_beat_error(
+            &minute(case.circ.clone(), &mut make(tolerance(tol))),
+            &case.exact,
+        );
+        eprintln!(
+            "accuracy {name}/{}: tol {tol:.0e}; error 1 ms interval {e_interval:.1e}, \
+             one beat {e_beat:.1e}, last beat of one minute {e_minute:.1e}; \
+             {steps} steps per 1 ms interval",
+            case.name,
+        );
+
+        let id = BenchmarkId::new(&name, case.name);
+        let mut group = c.benchmark_group("step");
+        group.throughput(Throughput::Elements(1));
+        group.bench_function(id.clone(), |b| {
+            b.iter(|| {
+                out.clear();
+                integrator.integrate(&step_sys, t0, t0 + dt, black_box(&y0), 1, &mut out)
+            })
+        });
+        group.finish();
+
+        let mut group = c.benchmark_group("beat");
+        group.throughput(Throughput::Elements(1));
+        group.bench_function(id.clone(), |b| {
+            b.iter(|| {
+                out.clear();
+                let (t, y) = (clock.t_start, black_box(&beat[0].1));
+                integrator.integrate(&sys, t, t + clock.period, y, n, &mut out)
+            })
+        });
+        group.finish();
+
+        let mut group = c.benchmark_group("minute");
+        group.sample_size(10);
+        group.throughput(Throughput::Elements(BEATS as u64));
+        group.bench_function(id, |b| {
+            b.iter(|| minute(case.circ.clone(), &mut make(tolerance(tol))))
+        });
+        group.finish();
+    }
+}
+
+/// The shipped 100-case cohort sweep (scenarios/sweeps/cohort_scai_c_lv.toml: 50 patients
+/// without and with a CP at P8, each to steady state), on one and on two threads.
+fn bench_sweep(c: &mut Criterion) {
+    let scenario = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/sweeps/cohort_scai_c_lv.toml");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut group = c.benchmark_group("sweep_100");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(100));
+    let mut k = 0;
+    for threads in [1, 2] {
+        let opts = SweepOptions {
+            threads: Some(threads),
+            ..SweepOptions::default()
+        };
+        group.bench_function(BenchmarkId::new("threads", threads), |b| {
+            b.iter(|| {
+                k += 1;
+                let report = run_sweep(&scenario, &[], &dir.path().join(k.to_string()), &opts)
+                    .expect("sweep runs");
+                assert_eq!(report.cases_run, 100);
+            })
+        });
+    }
+    group.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    let cases = cases();
+    bench_rhs(c, &cases);
+    bench_path(c, &cases, TOL_REFERENCE, Dopri5Integrator::new);
+    bench_path(c, &cases, TOL_FAST, FastDopri5::new);
+    bench_path(c, &cases, TOL_DEFAULT, FastDopri5::new);
+    bench_sweep(c);
+}
+
+criterion_group!(solver, benches);
+criterion_main!(solver);

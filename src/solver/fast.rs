@@ -1,0 +1,471 @@
+//! The fast path: a hand-written Dormand–Prince 5(4) on the model's fixed-size state.
+//!
+//! Same method, error norm and step controller as the reference ([`super::Dopri5Integrator`],
+//! after Hairer, Nørsett & Wanner, *Solving ODEs I*, II.4–5 and their DOPRI5 code), so the
+//! tolerances mean the same thing on both paths. It is more accurate at a given tolerance
+//! because it
+//! - locates switches: where one of the system's switching functions (a valve's pressure
+//!   difference, an onset time) changes sign inside a step, the step is redone to end there,
+//!   so no step integrates across a kink of f, which the error estimate does not see;
+//! - restarts with a short step after an onset ([`OdeSystem::step_after`]);
+//!
+//! and faster because it
+//! - keeps the stages on the stack (`State` is `SVector<f64, 14>`) and allocates nothing while
+//!   integrating: samples go straight into the caller's `Vec`, reserved once per call;
+//! - reuses the last stage of an accepted step as the first of the next (FSAL), and takes the
+//!   switching functions at the step's end from that same evaluation;
+//! - carries the last step size and the PI controller's memory from one call (beat) to the
+//!   next instead of estimating a starting step every beat;
+//! - evaluates the continuous extension only where a sample falls.
+//!
+//! Measurements: docs/benchmarks.md.
+
+use super::{
+    Integrator, OdeSystem, Sample, SolverError, SolverSettings, SolverStats, Switches, MAX_SWITCHES,
+};
+use crate::physiology::State;
+
+// Dormand–Prince 5(4) tableau: nodes C, stage weights A, fifth-order weights B (= the last
+// stage's row, which is what makes the last stage reusable), error weights E = B − B̂ and the
+// dense-output weights D of the fourth-order continuous extension (Hairer's DOPRI5).
+const C2: f64 = 1.0 / 5.0;
+const C3: f64 = 3.0 / 10.0;
+const C4: f64 = 4.0 / 5.0;
+const C5: f64 = 8.0 / 9.0;
+const A21: f64 = 1.0 / 5.0;
+const A31: f64 = 3.0 / 40.0;
+const A32: f64 = 9.0 / 40.0;
+const A41: f64 = 44.0 / 45.0;
+const A42: f64 = -56.0 / 15.0;
+const A43: f64 = 32.0 / 9.0;
+const A51: f64 = 19372.0 / 6561.0;
+const A52: f64 = -25360.0 / 2187.0;
+const A53: f64 = 64448.0 / 6561.0;
+const A54: f64 = -212.0 / 729.0;
+const A61: f64 = 9017.0 / 3168.0;
+const A62: f64 = -355.0 / 33.0;
+const A63: f64 = 46732.0 / 5247.0;
+const A64: f64 = 49.0 / 176.0;
+const A65: f64 = -5103.0 / 18656.0;
+const B1: f64 = 35.0 / 384.0;
+const B3: f64 = 500.0 / 1113.0;
+const B4: f64 = 125.0 / 192.0;
+const B5: f64 = -2187.0 / 6784.0;
+const B6: f64 = 11.0 / 84.0;
+const E1: f64 = 71.0 / 57600.0;
+const E3: f64 = -71.0 / 16695.0;
+const E4: f64 = 71.0 / 1920.0;
+const E5: f64 = -17253.0 / 339200.0;
+const E6: f64 = 22.0 / 525.0;
+const E7: f64 = -1.0 / 40.0;
+const D1: f64 = -12715105075.0 / 11282082432.0;
+const D3: f64 = 87487479700.0 / 32700410799.0;
+const D4: f64 = -10690763975.0 / 1880347072.0;
+const D5: f64 = 701980252875.0 / 199316789632.0;
+const D6: f64 = -1453857185.0 / 822651844.0;
+const D7: f64 = 69997945.0 / 29380423.0;
+
+// PI step-size control (Hairer's DOPRI5 defaults, the same as the reference path's):
+// h_new = h · SAFETY · err^−ALPHA · err_prev^BETA, the factor clamped to [FAC_MIN, FAC_MAX].
+const SAFETY: f64 = 0.9;
+const BETA: f64 = 0.04;
+const ALPHA: f64 = 0.2 - 0.75 * BETA;
+const FAC_MIN: f64 = 0.2;
+const FAC_MAX: f64 = 10.0;
+/// Floor of the remembered error, so one very accurate step cannot inflate the next.
+const ERR_PREV_MIN: f64 = 1e-4;
+/// Switches closer than this fraction of a step to its start are stepped across: the kink
+/// then costs less than the extra step.
+const THETA_MIN: f64 = 1e-3;
+/// Steps allowed in one call before giving up (as the reference).
+const MAX_STEPS: u64 = 100_000;
+
+const NAME: &str = "dopri5-fast";
+
+/// Dormand–Prince 5(4) with dense output, specialised to the model's stack state.
+///
+/// One instance integrates one run, call after call: it remembers the last step size and the
+/// controller's error memory between calls. Use a new instance (or [`FastDopri5::new`] again)
+/// for an unrelated run if bit-for-bit repeatability matters.
+#[derive(Debug, Clone)]
+pub struct FastDopri5 {
+    settings: SolverSettings,
+    stats: SolverStats,
+    /// Step to try first in the next call, s; 0 until the first call has estimated one.
+    h_next: f64,
+    /// Error norm of the last accepted step (the PI controller's memory), ≥ ERR_PREV_MIN.
+    err_prev: f64,
+}
+
+impl FastDopri5 {
+    pub fn new(settings: SolverSettings) -> Self {
+        FastDopri5 {
+            settings,
+            stats: SolverStats::default(),
+            h_next: 0.0,
+            err_prev: ERR_PREV_MIN,
+        }
+    }
+
+    /// Weighted RMS norm of `e` with the reference's scale atol + rtol·max(|y|, |y_new|).
+    #[inline]
+    fn error_norm(&self, e: &State, y: &State, y_new: &State) -> f64 {
+        let (rtol, atol) = (self.settings.rtol, self.settings.atol);
+        let mut sum = 0.0;
+        for i in 0..e.len() {
+            let sc = atol + rtol * y[i].abs().max(y_new[i].abs());
+            let r = e[i] / sc;
+            sum += r * r;
+        }
+        (sum / e.len() as f64).sqrt()
+    }
+
+    /// Starting step for the first call (Hairer's HINIT): a step for which an explicit Euler
+    /// step would change y by about 1 % in the error norm, then refined by a second-derivative
+    /// estimate. Costs one right-hand side.
+    fn initial_step<S: OdeSystem>(&mut self, sys: &S, t0: f64, y0: &State, f0: &State) -> f64 {
+        let s = self.settings;
+        let unit = State::from_element(1.0);
+        let scale = unit * s.atol + y0.abs() * s.rtol;
+        let d0 = y0.component_div(&scale).norm() / (y0.len() as f64).sqrt();
+        let d1 = f0.component_div(&scale).norm() / (y0.len() as f64).sqrt();
+        let h0 = if d0 < 1e-5 || d1 < 1e-5 {
+            1e-6
+        } else {
+            0.01 * d0 / d1
+        }
+        .min(s.h_max);
+        let mut f1 = State::zeros();
+        sys.rhs(t0 + h0, &(y0 + f0 * h0), &mut f1);
+        self.stats.rhs_evaluations += 1;
+        let d2 = (f1 - f0).component_div(&scale).norm() / (y0.len() as f64).sqrt() / h0;
+        let h1 = if d1.max(d2) <= 1e-15 {
+            (h0 * 1e-3).max(1e-6)
+        } else {
+            (0.01 / d1.max(d2)).powf(1.0 / 5.0)
+        };
+        (100.0 * h0).min(h1).min(s.h_max)
+    }
+}
+
+/// A failure at time `t`, with its reason.
+fn failed(t: f64, reason: &str) -> SolverError {
+    SolverError::Failed {
+        method: NAME,
+        t,
+        reason: reason.to_string(),
+    }
+}
+
+impl Integrator for FastDopri5 {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn integrate<S: OdeSystem>(
+        &mut self,
+        sys: &S,
+        t0: f64,
+        t1: f64,
+        y0: &State,
+        n: usize,
+        out: &mut Vec<Sample>,
+    ) -> Result<State, SolverError> {
+        if n == 0 || t1.partial_cmp(&t0) != Some(std::cmp::Ordering::Greater) {
+            return Err(failed(t0, "needs t1 > t0 and at least one sample interval"));
+        }
+        let h_max = self.settings.h_max;
+        // Steps run on local time x = t − t0 (as the reference's), so the step arithmetic and
+        // the sample grid keep their precision on long courses where t is large.
+        let span = t1 - t0;
+        let dx_sample = span / n as f64;
+        out.reserve(n + 1);
+        out.push((t0, *y0));
+        // Index of the next sample to write; sample n (t1) is the end state itself.
+        let mut next = 1;
+
+        let mut x = 0.0;
+        let mut y = *y0;
+        // The first stage is evaluated afresh at every call: the system may have changed at
+        // the boundary (the activation restarts at each beat), so the last call's final
+        // stage is not this call's first.
+        let mut k1 = State::zeros();
+        let mut g_old: Switches = [0.0; MAX_SWITCHES];
+        let n_switches = sys.rhs_switching(t0, &y, &mut k1, &mut g_old);
+        self.stats.rhs_evaluations += 1;
+        if !k1.iter().chain(y.iter()).all(|v| v.is_finite()) {
+            return Err(failed(t0, "non-finite state or derivative at the start"));
+        }
+        if self.h_next <= 0.0 {
+            self.h_next = self.initial_step(sys, t0, &y, &k1);
+        }
+        let mut h = self.h_next.min(h_max).min(sys.step_after(None));
+        let mut g_new: Switches = [0.0; MAX_SWITCHES];
+        // Whether this step was cut to end just past a switch (its end is then not checked).
+        let mut cut_at_switch = false;
+        // The step that was cut, s.
+        let mut h_uncut = 0.0;
+        // Largest step after the switch the cut step ends at, s.
+        let mut h_after_switch = f64::INFINITY;
+        let mut rejected_before = false;
+        let mut non_finite = false;
+        let mut steps = 0u64;
+        let (mut k2, mut k3, mut k4, mut k5, mut k6, mut k7) = (
+            State::zeros(),
+            State::zeros(),
+            State::zeros(),
+            State::zeros(),
+            State::zeros(),
+            State::zeros(),
+        );
+
+        loop {
+            let t = t0 + x;
+            if steps >= MAX_STEPS {
+                return Err(failed(t, "too many steps (100000 in one interval)"));
+            }
+            if 0.1 * h <= f64::EPSILON * x.max(span) {
+                return Err(failed(
+                    t,
+                    if non_finite {
+                        "the state became non-finite (step size underflow)"
+                    } else {
+                        "step size underflow"
+                    },
+                ));
+            }
+            // The step that would overshoot (or stop just short of) the end lands on it.
+            let h_wanted = h;
+            let last = x + 1.01 * h >= span;
+            if last {
+                h = span - x;
+            }
+            steps += 1;
+
+            sys.rhs(t0 + (x + C2 * h), &(y + k1 * (h * A21)), &mut k2);
+            sys.rhs(t0 + (x + C3 * h), &(y + (k1 * A31 + k2 * A32) * h), &mut k3);
+            sys.rhs(
+                t0 + (x + C4 * h),
+                &(y + (k1 * A41 + k2 * A42 + k3 * A43) * h),
+                &mut k4,
+            );
+            sys.rhs(
+                t0 + (x + C5 * h),
+                &(y + (k1 * A51 + k2 * A52 + k3 * A53 + k4 * A54) * h),
+                &mut k5,
+            );
+            let x_new = if last { span } else { x + h };
+            sys.rhs(
+                t0 + x_new,
+                &(y + (k1 * A61 + k2 * A62 + k3 * A63 + k4 * A64 + k5 * A65) * h),
+                &mut k6,
+            );
+            let y_new = y + (k1 * B1 + k3 * B3 + k4 * B4 + k5 * B5 + k6 * B6) * h;
+            // The last stage doubles as the next step's first (FSAL) and gives the switching
+            // functions at the step's end from the same pressures.
+            sys.rhs_switching(t0 + x_new, &y_new, &mut k7, &mut g_new);
+            self.stats.rhs_evaluations += 6;
+
+            let e = (k1 * E1 + k3 * E3 + k4 * E4 + k5 * E5 + k6 * E6 + k7 * E7) * h;
+            let err = self.error_norm(&e, &y, &y_new);
+
+            if !err.is_finite() {
+                // A non-finite stage: retry smaller; a state that stays non-finite ends in
+                // step-size underflow, reported as such.
+                non_finite = true;
+                rejected_before = true;
+                self.stats.rejected_steps += 1;
+                h *= FAC_MIN;
+                continue;
+            }
+            non_finite = false;
+
+            let fac11 = err.powf(ALPHA);
+            if err > 1.0 {
+                // Rejected: shrink by the error alone (no PI memory), at most by FAC_MIN.
+                h /= (fac11 / SAFETY).min(1.0 / FAC_MIN);
+                rejected_before = true;
+                cut_at_switch = false;
+                self.stats.rejected_steps += 1;
+                continue;
+            }
+            // The continuous extension y(x + θh) = y + θ(r1 + (1−θ)(r2 + θ(r3 + (1−θ)r4))),
+            // for the samples and for locating switches.
+            let r1 = y_new - y;
+            let r2 = k1 * h - r1;
+            let r3 = r1 - k7 * h - r2;
+            let r4 = (k1 * D1 + k3 * D3 + k4 * D4 + k5 * D5 + k6 * D6 + k7 * D7) * h;
+            let dense = |th: f64| {
+                let th1 = 1.0 - th;
+                y + (r1 + (r2 + (r3 + r4 * th1) * th) * th1) * th
+            };
+            if !cut_at_switch {
+                // The first switch inside the step: end the step just past it instead, so no
+                // step integrates across a kink of f.
+                let mut theta = 1.0;
+                let mut first = 0;
+                for i in 0..n_switches {
+                    if (g_old[i] > 0.0) != (g_new[i] > 0.0) {
+                        let mut g: Switches = [0.0; MAX_SWITCHES];
+                        let mut g_i = |th: f64| {
+                            sys.switching(t0 + (x + th * h), &dense(th), &mut g);
+                            g[i]
+                        };
+                        let (th, evaluations) = crossing(&mut g_i, g_old[i], g_new[i]);
+                        self.stats.switching_evaluations += evaluations;
+                        if th < theta {
+                            theta = th;
+                            first = i;
+                        }
+                    }
+                }
+                if theta > THETA_MIN && theta < 1.0 {
+                    h_uncut = h;
+                    h_after_switch = sys.step_after(Some(first));
+                    h *= theta;
+                    cut_at_switch = true;
+                    self.stats.rejected_steps += 1;
+                    continue;
+                }
+            }
+            let fac =
+                (fac11 / self.err_prev.powf(BETA) / SAFETY).clamp(1.0 / FAC_MAX, 1.0 / FAC_MIN);
+            let mut h_new = (h / fac).min(h_max);
+            if rejected_before {
+                // Do not grow straight after a rejection.
+                h_new = h_new.min(h);
+            }
+            if cut_at_switch {
+                // The cut step says nothing about the step the smooth stretch ahead allows:
+                // go on with the step that was cut.
+                h_new = h_new.max(h_uncut).min(h_max).min(h_after_switch);
+                cut_at_switch = false;
+            }
+            self.err_prev = err.max(ERR_PREV_MIN);
+            self.stats.accepted_steps += 1;
+            rejected_before = false;
+            g_old = g_new;
+
+            // Samples inside (x, x_new).
+            while next < n {
+                let x_sample = next as f64 * dx_sample;
+                if x_sample >= x_new {
+                    break;
+                }
+                out.push((t0 + x_sample, dense((x_sample - x) / h)));
+                next += 1;
+            }
+
+            y = y_new;
+            k1 = k7;
+            x = x_new;
+            if last {
+                // The last sample is the interval's end exactly, so consecutive calls join.
+                out.push((t1, y));
+                // Carry the step the controller would take next; if this step was cut short
+                // to land on the end, the uncut step is the better guide.
+                self.h_next = if h < h_wanted {
+                    h_new.max(h_wanted)
+                } else {
+                    h_new
+                };
+                return Ok(y);
+            }
+            h = h_new;
+        }
+    }
+
+    fn stats(&self) -> SolverStats {
+        self.stats
+    }
+
+    fn settings(&self) -> SolverSettings {
+        self.settings
+    }
+}
+
+/// Where g crosses zero along a step, as θ ∈ (0, 1] just past the crossing, given
+/// g(0) = g0 and g(1) = g1 of opposite signs, by the Illinois method (regula falsi that
+/// halves a stale end's value); also returns the number of evaluations of g.
+fn crossing(g: &mut impl FnMut(f64) -> f64, g0: f64, g1: f64) -> (f64, u64) {
+    let (mut a, mut ga, mut b, mut gb) = (0.0, g0, 1.0, g1);
+    let mut kept = 0i8; // which end the last iterations kept: −1 a, +1 b
+    let mut evaluations = 0;
+    // θ to within THETA_MIN/10: a kink that much inside a step costs nothing measurable.
+    while b - a > 0.1 * THETA_MIN && evaluations < 20 {
+        let c = (a * gb - b * ga) / (gb - ga);
+        let gc = g(c);
+        evaluations += 1;
+        if gc == 0.0 {
+            return (c, evaluations);
+        }
+        if (gc > 0.0) == (gb > 0.0) {
+            b = c;
+            gb = gc;
+            if kept == -1 {
+                ga *= 0.5;
+            }
+            kept = -1;
+        } else {
+            a = c;
+            ga = gc;
+            if kept == 1 {
+                gb *= 0.5;
+            }
+            kept = 1;
+        }
+    }
+    (b, evaluations)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// dy0/dt = y1, dy1/dt = −y0: a harmonic oscillator with a known solution.
+    struct Oscillator;
+    impl OdeSystem for Oscillator {
+        fn rhs(&self, _t: f64, y: &State, dy: &mut State) {
+            *dy = State::zeros();
+            dy[0] = y[1];
+            dy[1] = -y[0];
+        }
+    }
+
+    #[test]
+    fn matches_analytic_solution_on_the_grid_call_after_call() {
+        let mut integ = FastDopri5::new(SolverSettings {
+            rtol: 1e-10,
+            atol: 1e-10,
+            h_max: 0.1,
+            ..SolverSettings::default()
+        });
+        let mut y = State::zeros();
+        y[0] = 1.0;
+        // Two calls: the second starts from the first's end with the carried step.
+        for (t0, t1) in [(0.0, 2.0), (2.0, 5.0)] {
+            let mut out = Vec::new();
+            y = integ
+                .integrate(&Oscillator, t0, t1, &y, 200, &mut out)
+                .unwrap();
+            assert_eq!(out.len(), 201);
+            for (t, s) in &out {
+                assert!((s[0] - t.cos()).abs() < 1e-8, "t={t}: {}", s[0] - t.cos());
+            }
+            assert!((y[0] - t1.cos()).abs() < 1e-9);
+        }
+        assert!(integ.stats().accepted_steps > 0);
+    }
+
+    #[test]
+    fn refuses_an_empty_interval() {
+        let mut out = Vec::new();
+        let mut integ = FastDopri5::new(SolverSettings::default());
+        assert!(integ
+            .integrate(&Oscillator, 1.0, 1.0, &State::zeros(), 10, &mut out)
+            .is_err());
+        assert!(integ
+            .integrate(&Oscillator, 0.0, 1.0, &State::zeros(), 0, &mut out)
+            .is_err());
+    }
+}
