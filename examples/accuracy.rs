@@ -52,8 +52,8 @@ fn measure<I: Integrator>(
 
 fn main() {
     println!(
-        "{:12} {:9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "path", "pump", "tol", "beats/s", "error", "rhs/beat", "acc/beat", "rej/beat"
+        "{:12} {:9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "path", "pump", "tol", "beats/s", "error", "rhs/beat", "acc/beat", "rej/beat", "sw/beat"
     );
     // errors[path][pump][grid index]
     let mut errors = [[[0.0; GRID.len()]; 2]; 2];
