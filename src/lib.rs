@@ -13,4 +13,5 @@ pub mod scenario;
 pub mod simulation;
 pub mod solver;
 pub mod sweep;
+mod text_position;
 pub mod validation;

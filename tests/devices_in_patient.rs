@@ -2,11 +2,13 @@
 //! Expectations come from the literature (reference data §3.3: Burkhoff et al. JACC 2015
 //! mechanism; Remmelink 2010; RECOVER I/RIGHT; IFU), never from this model's output.
 
+mod common;
+
 use impella_sim::analysis::{Alarm, BeatMetrics};
-use impella_sim::devices::{Catalogue, Position, Pump};
+use impella_sim::devices::{Catalogue, Position};
 use impella_sim::physiology::circulation::total_volume;
 use impella_sim::physiology::presets::preset;
-use impella_sim::physiology::{Circulation, Parameters, Slot};
+use impella_sim::physiology::{Parameters, Slot};
 use impella_sim::simulation::{run_model, RunResult, RunSettings};
 use impella_sim::solver::{FastDopri5, SolverSettings};
 
@@ -15,13 +17,7 @@ fn patient(name: &str) -> Parameters {
 }
 
 fn simulate(p: Parameters, devices: &[(&str, u8, Position)]) -> RunResult {
-    let cat = Catalogue::builtin();
-    let model = devices
-        .iter()
-        .fold(Circulation::new(p), |m, (id, level, pos)| {
-            m.with_pump(Pump::new(cat.get(id).unwrap(), *level, *pos).unwrap())
-                .unwrap()
-        });
+    let model = common::circulation(p, devices);
     let settings = RunSettings {
         keep_all_samples: false,
         ..RunSettings::default()

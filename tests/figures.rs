@@ -2,7 +2,11 @@
 //! PV overlay of run directories, sweep charts; and every shipped teaching
 //! scenario parses.
 
+mod common;
+
 use std::path::{Path, PathBuf};
+
+use common::pictures::png_size;
 
 use impella_sim::output::figures::{
     course_timeline_parts, pv_overlay_loops, write_course_timeline, write_pv_overlay,
@@ -13,14 +17,6 @@ use impella_sim::output::report::read_run;
 use impella_sim::scenario;
 use impella_sim::simulation::run_scenario;
 use impella_sim::sweep::{run_sweep, SweepOptions, SweepPlan};
-
-/// Width and height from a PNG's IHDR chunk.
-fn png_size(bytes: &[u8]) -> (u32, u32) {
-    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
-    assert_eq!(&bytes[12..16], b"IHDR");
-    let be = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
-    (be(16), be(20))
-}
 
 /// A short course: CP P8, stepped to P6 at 40 s and to P4 at 80 s (2 min).
 const SHORT_COURSE: &str = r#"

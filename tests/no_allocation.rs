@@ -5,8 +5,10 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use impella_sim::devices::{Catalogue, Position, Pump};
-use impella_sim::physiology::{presets, Circulation};
+mod common;
+
+use impella_sim::devices::Position;
+use impella_sim::physiology::presets;
 use impella_sim::simulation::BeatSystem;
 use impella_sim::solver::{FastDopri5, Integrator, SolverSettings};
 
@@ -33,13 +35,10 @@ static GLOBAL: Counting = Counting;
 
 #[test]
 fn integrating_a_beat_allocates_nothing() {
-    let catalogue = Catalogue::builtin();
-    let pump = |m: &str, level| Pump::new(catalogue.get(m).unwrap(), level, Position::Correct);
-    let circ = Circulation::new(presets::preset("scai_d_biv").unwrap().parameters())
-        .with_pump(pump("cp", 8).unwrap())
-        .unwrap()
-        .with_pump(pump("rp", 6).unwrap())
-        .unwrap();
+    let circ = common::circulation(
+        presets::preset("scai_d_biv").unwrap().parameters(),
+        &[("cp", 8, Position::Correct), ("rp", 6, Position::Correct)],
+    );
     let mut integrator = FastDopri5::new(SolverSettings::default());
     let n = 800;
     let mut out = Vec::with_capacity(n + 1);

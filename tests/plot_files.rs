@@ -1,6 +1,10 @@
 //! Behaviour tests for the PV-loop picture writer (PNG and SVG).
 
+mod common;
+
 use std::path::PathBuf;
+
+use common::pictures::{attr, png_size, svg_polylines, svg_texts};
 
 use impella_sim::output::plot::{
     histogram_svg, pv_plot_svg, stacked_size_px, waveforms_svg, write_heatmap, write_histogram,
@@ -8,8 +12,6 @@ use impella_sim::output::plot::{
     EventMarker, Heatmap, Histogram, ImageFormat, Panel, PlotError, PvLoop, PvPlot, Series,
     StackedPlot, XyChart, DEFAULT_SIZE_PX,
 };
-
-const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
 
 /// The synthetic rectangular loop: V 50–120 mL, P 10–110 mmHg, counter-clockwise
 /// as a real loop runs (fill at low pressure, then eject at high pressure).
@@ -81,15 +83,6 @@ fn reference_lines() -> Vec<Curve> {
     ]
 }
 
-fn png_size(bytes: &[u8]) -> (u32, u32) {
-    assert!(bytes.len() > 33, "PNG too short");
-    assert_eq!(&bytes[..8], &PNG_SIGNATURE, "PNG signature");
-    assert_eq!(&bytes[12..16], b"IHDR", "first chunk is IHDR");
-    let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
-    let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
-    (w, h)
-}
-
 fn render(format: ImageFormat, plot: &PvPlot, size: (u32, u32)) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(format!("pv.{format}"));
@@ -98,54 +91,6 @@ fn render(format: ImageFormat, plot: &PvPlot, size: (u32, u32)) -> (tempfile::Te
 }
 
 // ---------------------------------------------------------------------------
-// A small reader for the SVG that plotters writes (one element per line).
-
-fn attr<'a>(element: &'a str, name: &str) -> Option<&'a str> {
-    let key = format!(" {name}=\"");
-    let start = element.find(&key)? + key.len();
-    let len = element[start..].find('"')?;
-    Some(&element[start..start + len])
-}
-
-/// `<text>` elements: (x, y, text-anchor, content).
-fn svg_texts(svg: &str) -> Vec<(f64, f64, String, String)> {
-    let mut out = Vec::new();
-    let mut rest = svg;
-    while let Some(i) = rest.find("<text") {
-        let tail = &rest[i..];
-        let open_end = tail.find('>').unwrap();
-        let close = tail.find("</text>").unwrap();
-        let open = &tail[..open_end];
-        let content = tail[open_end + 1..close].trim().to_string();
-        out.push((
-            attr(open, "x").unwrap().parse().unwrap(),
-            attr(open, "y").unwrap().parse().unwrap(),
-            attr(open, "text-anchor").unwrap_or("start").to_string(),
-            content,
-        ));
-        rest = &tail[close..];
-    }
-    out
-}
-
-/// `<polyline>` elements: (stroke colour, points).
-fn svg_polylines(svg: &str) -> Vec<(String, Vec<(f64, f64)>)> {
-    svg.lines()
-        .filter(|l| l.trim_start().starts_with("<polyline"))
-        .map(|l| {
-            let pts = attr(l, "points")
-                .unwrap()
-                .split_whitespace()
-                .map(|xy| {
-                    let (x, y) = xy.split_once(',').unwrap();
-                    (x.parse().unwrap(), y.parse().unwrap())
-                })
-                .collect();
-            (attr(l, "stroke").unwrap_or("").to_string(), pts)
-        })
-        .collect()
-}
-
 /// Least-squares line through (value, pixel) pairs: pixel = a + b * value.
 fn fit(pairs: &[(f64, f64)]) -> (f64, f64) {
     let n = pairs.len() as f64;

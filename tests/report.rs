@@ -1,7 +1,11 @@
 //! Behaviour tests for the HTML run report: it is made from a run written
 //! here through the library, opens without a network, and shows that run.
 
+mod common;
+
 use std::path::{Path, PathBuf};
+
+use common::pictures::{attr, svg_polylines, svg_texts};
 
 use impella_sim::output::report::{
     pv_loop_svg, read_run, render_report, waveforms_svg, write_report, Json, ReportError,
@@ -30,53 +34,6 @@ fn metric(dir: &Path, key: &str) -> f64 {
 }
 
 // ---------------------------------------------------------------------------
-// A small reader for the SVG that plotters writes (one element per line).
-
-fn attr<'a>(element: &'a str, name: &str) -> Option<&'a str> {
-    let key = format!(" {name}=\"");
-    let start = element.find(&key)? + key.len();
-    let len = element[start..].find('"')?;
-    Some(&element[start..start + len])
-}
-
-/// `<text>` elements: (x, y, text-anchor, content).
-fn svg_texts(svg: &str) -> Vec<(f64, f64, String, String)> {
-    let mut out = Vec::new();
-    let mut rest = svg;
-    while let Some(i) = rest.find("<text") {
-        let tail = &rest[i..];
-        let open_end = tail.find('>').unwrap();
-        let close = tail.find("</text>").unwrap();
-        let open = &tail[..open_end];
-        out.push((
-            attr(open, "x").unwrap().parse().unwrap(),
-            attr(open, "y").unwrap().parse().unwrap(),
-            attr(open, "text-anchor").unwrap_or("start").to_string(),
-            tail[open_end + 1..close].trim().to_string(),
-        ));
-        rest = &tail[close..];
-    }
-    out
-}
-
-/// `<polyline>` elements: (stroke colour, points).
-fn svg_polylines(svg: &str) -> Vec<(String, Vec<(f64, f64)>)> {
-    svg.lines()
-        .filter(|l| l.trim_start().starts_with("<polyline"))
-        .map(|l| {
-            let pts = attr(l, "points")
-                .unwrap()
-                .split_whitespace()
-                .map(|xy| {
-                    let (x, y) = xy.split_once(',').unwrap();
-                    (x.parse().unwrap(), y.parse().unwrap())
-                })
-                .collect();
-            (attr(l, "stroke").unwrap_or("").to_string(), pts)
-        })
-        .collect()
-}
-
 /// Least-squares line pixel = a + b * value through tick labels with `anchor`.
 fn tick_mapping(svg: &str, anchor: &str, pick: fn(&(f64, f64)) -> f64) -> (f64, f64) {
     let pairs: Vec<(f64, f64)> = svg_texts(svg)

@@ -3,7 +3,9 @@
 //! a tight-tolerance run, the fast path at its default tolerance, and so within twice that
 //! of each other.
 
-use impella_sim::devices::{Catalogue, Position, Pump};
+mod common;
+
+use impella_sim::devices::Position;
 use impella_sim::physiology::{presets, Circulation};
 use impella_sim::simulation::{run_model, RunResult, RunSettings};
 use impella_sim::solver::{
@@ -20,15 +22,14 @@ const REFERENCE_TOL: f64 = 1e-9;
 const TIGHT_TOL: f64 = 1e-11;
 
 fn model(preset: &str, devices: &[(&str, u8)]) -> Circulation {
-    let catalogue = Catalogue::builtin();
-    let p = presets::preset(preset).expect("preset").parameters();
-    devices
+    let devices: Vec<_> = devices
         .iter()
-        .fold(Circulation::new(p), |c, &(model, level)| {
-            let spec = catalogue.get(model).expect("device");
-            c.with_pump(Pump::new(spec, level, Position::Correct).expect("level"))
-                .expect("coupling")
-        })
+        .map(|&(m, level)| (m, level, Position::Correct))
+        .collect();
+    common::circulation(
+        presets::preset(preset).expect("preset").parameters(),
+        &devices,
+    )
 }
 
 fn run<I: Integrator>(circ: &Circulation, integrator: &mut I) -> RunResult {

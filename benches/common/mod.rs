@@ -19,9 +19,6 @@ pub const TARGET_ERROR: f64 = 1e-5;
 pub const TOL_REFERENCE: f64 = 2e-8;
 /// The same for the fast path.
 pub const TOL_FAST: f64 = 1e-6;
-/// The fast path's default tolerance (meets the target on every preset and device tested,
-/// tests/solver_paths.rs).
-pub const TOL_DEFAULT: f64 = 1e-7;
 
 /// rtol = atol of the tight-tolerance runs that stand in for the exact solution.
 pub const TOL_TIGHT: f64 = 1e-12;

@@ -8,6 +8,8 @@ use std::path::Path;
 use std::sync::OnceLock;
 use toml::Spanned;
 
+use crate::text_position::line_column;
+
 /// The embedded device files: (file name, contents).
 const BUILTIN_FILES: [(&str, &str); 5] = [
     (
@@ -284,14 +286,6 @@ impl DeviceSpec {
     pub fn pump_curve(&self) -> PumpCurve {
         self.curve.clone()
     }
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (line, before[line_start..].chars().count() + 1)
 }
 
 /// Name comparison ignores case and treats '-', '.', ' ' like '_' ("Impella 2.5" = "impella_2_5").
@@ -645,15 +639,6 @@ mod tests {
         let cp = c.get("cp").unwrap().clone();
         let err = c.add(cp).unwrap_err().to_string();
         assert!(err.contains("already used by device 'cp'"), "{err}");
-    }
-
-    #[test]
-    fn line_column_counts_characters() {
-        let text = "a = 1\nbé = 2\n";
-        assert_eq!(line_column(text, 0), (1, 1));
-        assert_eq!(line_column(text, text.find('=').unwrap()), (1, 3));
-        let second = text.rfind('=').unwrap();
-        assert_eq!(line_column(text, second), (2, 4));
     }
 
     fn invalid_message(text: &str) -> String {

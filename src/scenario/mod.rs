@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+
+use crate::text_position::line_column;
 use thiserror::Error;
 use toml::Spanned;
 
@@ -486,17 +488,7 @@ pub fn parse(
         ));
     }
 
-    let mut hasher = Sha256::new();
-    hasher.update(text.as_bytes());
-    for o in overrides {
-        hasher.update(b"\n--set ");
-        hasher.update(o.as_bytes());
-    }
-    let sha256 = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha256 = provenance_sha256(text, overrides);
 
     Ok(Scenario {
         title: raw
@@ -556,17 +548,20 @@ fn parse_override(text: &str) -> Result<(&str, f64), String> {
     Ok((path.trim(), value))
 }
 
-/// 1-based line and column of a byte offset.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
-    (line, column)
+/// SHA-256 (hex) of a scenario's text and its `--set` overrides: the provenance that tells
+/// two runs' inputs apart.
+pub(crate) fn provenance_sha256(text: &str, overrides: &[String]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(text.as_bytes());
+    for o in overrides {
+        hasher.update(b"\n--set ");
+        hasher.update(o.as_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -581,9 +576,18 @@ mod tests {
     }
 
     #[test]
-    fn line_and_column_are_one_based() {
-        assert_eq!(line_column("ab\ncd", 4), (2, 2));
-        assert_eq!(line_column("x", 0), (1, 1));
+    fn an_unknown_solver_method_names_its_line_and_the_allowed_ones() {
+        let err = parse("[solver]\nmethod = \"rk4\"\n", None, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("<scenario>:2:10:"), "{err}");
+        assert!(
+            err.contains("'rk4'") && err.contains("dopri5-fast, dopri5"),
+            "{err}"
+        );
+        let reference = parse("[solver]\nmethod = \"dopri5\"\n", None, &[]).unwrap();
+        assert_eq!(reference.solver.method, Method::Reference);
+        assert_eq!(parse("", None, &[]).unwrap().solver.method, Method::Fast);
     }
 
     #[test]

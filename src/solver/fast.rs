@@ -422,39 +422,35 @@ fn crossing(g: &mut impl FnMut(f64) -> f64, g0: f64, g1: f64) -> (f64, u64) {
 mod tests {
     use super::*;
 
-    /// dy0/dt = y1, dy1/dt = −y0: a harmonic oscillator with a known solution.
-    struct Oscillator;
-    impl OdeSystem for Oscillator {
-        fn rhs(&self, _t: f64, y: &State, dy: &mut State) {
-            *dy = State::zeros();
-            dy[0] = y[1];
-            dy[1] = -y[0];
-        }
-    }
+    use crate::solver::test_systems::{Kink, Oscillator};
 
     #[test]
-    fn matches_analytic_solution_on_the_grid_call_after_call() {
-        let mut integ = FastDopri5::new(SolverSettings {
-            rtol: 1e-10,
-            atol: 1e-10,
+    fn ends_steps_at_a_kink_instead_of_stepping_across_it() {
+        // Polynomial on both sides of the kink, so Dormand–Prince is exact on each side:
+        // what error is left comes from the kink alone.
+        let settings = SolverSettings {
+            rtol: 1e-6,
+            atol: 1e-6,
             h_max: 0.1,
             ..SolverSettings::default()
-        });
-        let mut y = State::zeros();
-        y[0] = 1.0;
-        // Two calls: the second starts from the first's end with the carried step.
-        for (t0, t1) in [(0.0, 2.0), (2.0, 5.0)] {
-            let mut out = Vec::new();
-            y = integ
-                .integrate(&Oscillator, t0, t1, &y, 200, &mut out)
-                .unwrap();
-            assert_eq!(out.len(), 201);
-            for (t, s) in &out {
-                assert!((s[0] - t.cos()).abs() < 1e-8, "t={t}: {}", s[0] - t.cos());
-            }
-            assert!((y[0] - t1.cos()).abs() < 1e-9);
-        }
-        assert!(integ.stats().accepted_steps > 0);
+        };
+        let mut out = Vec::new();
+        let mut fast = FastDopri5::new(settings);
+        let y = fast
+            .integrate(&Kink, 0.0, 1.0, &State::zeros(), 10, &mut out)
+            .unwrap();
+        assert!(
+            (y[1] - Kink::Y1_AT_1).abs() < 1e-12,
+            "{:e}",
+            y[1] - Kink::Y1_AT_1
+        );
+        assert!(fast.stats().switching_evaluations > 0);
+        // The reference steps across the kink and keeps a larger error.
+        out.clear();
+        let y_ref = super::super::Dopri5Integrator::new(settings)
+            .integrate(&Kink, 0.0, 1.0, &State::zeros(), 10, &mut out)
+            .unwrap();
+        assert!((y_ref[1] - Kink::Y1_AT_1).abs() > 1e-10);
     }
 
     #[test]

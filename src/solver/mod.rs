@@ -5,6 +5,8 @@
 
 mod dopri5;
 mod fast;
+#[cfg(test)]
+mod test_systems;
 
 pub use dopri5::Dopri5Integrator;
 pub use fast::FastDopri5;
@@ -171,4 +173,51 @@ pub trait Integrator {
 
     /// Settings in use.
     fn settings(&self) -> SolverSettings;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_systems::Oscillator;
+    use super::*;
+
+    /// Both paths on the grid, call after call (the second call starts where the first ended,
+    /// with the fast path's carried step).
+    fn matches_the_oscillator<I: Integrator>(mut integ: I) {
+        let mut y = State::zeros();
+        y[0] = 1.0;
+        for (t0, t1) in [(0.0, 2.0), (2.0, 5.0)] {
+            let mut out = Vec::new();
+            y = integ
+                .integrate(&Oscillator, t0, t1, &y, 200, &mut out)
+                .unwrap();
+            assert_eq!(out.len(), 201);
+            assert_eq!(out[0].0, t0);
+            assert_eq!(out[200].0, t1);
+            for (t, s) in &out {
+                assert!((s[0] - t.cos()).abs() < 1e-8, "{}: t={t}", integ.name());
+            }
+            assert!((y[0] - t1.cos()).abs() < 1e-9);
+        }
+        assert!(integ.stats().accepted_steps > 0);
+    }
+
+    #[test]
+    fn both_paths_match_an_analytic_solution_on_the_grid() {
+        let settings = SolverSettings {
+            rtol: 1e-10,
+            atol: 1e-10,
+            h_max: 0.1,
+            ..SolverSettings::default()
+        };
+        matches_the_oscillator(Dopri5Integrator::new(settings));
+        matches_the_oscillator(FastDopri5::new(settings));
+    }
+
+    #[test]
+    fn method_names_round_trip() {
+        for m in [Method::Fast, Method::Reference] {
+            assert_eq!(Method::from_name(m.name()), Some(m));
+        }
+        assert_eq!(Method::from_name("rk4"), None);
+    }
 }

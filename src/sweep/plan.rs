@@ -6,7 +6,6 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use toml::{Spanned, Table, Value};
 
 use super::cohort::{self, Cohort, Marginal, Variable};
@@ -14,6 +13,7 @@ use super::spans::{SpanEntry, SpanTable, RECORDED};
 use super::SweepError;
 use crate::physiology::parameters::spec;
 use crate::scenario::{self, Scenario, ScenarioError};
+use crate::text_position::line_column;
 
 /// Largest number of cases a sweep may expand to.
 pub const MAX_CASES: usize = 10_000_000;
@@ -447,19 +447,6 @@ pub(crate) fn scenario_message(e: &ScenarioError) -> String {
     }
 }
 
-/// 1-based line and column of a byte offset.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
-    (line, column)
-}
-
 impl SweepPlan {
     /// Reads a scenario file with a `[sweep]` and/or `[cohort]` table.
     pub fn load(path: &Path, overrides: &[String]) -> Result<SweepPlan, SweepError> {
@@ -645,17 +632,7 @@ impl SweepPlan {
             })?;
         debug_assert!(grid > 0);
 
-        let mut hasher = Sha256::new();
-        hasher.update(text.as_bytes());
-        for o in overrides {
-            hasher.update(b"\n--set ");
-            hasher.update(o.as_bytes());
-        }
-        let sha256 = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let sha256 = scenario::provenance_sha256(text, overrides);
 
         // The base scenario alone: its errors keep their positions in the file when the
         // sweep tables can be blanked out line by line.

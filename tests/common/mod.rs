@@ -1,8 +1,11 @@
 //! Helpers shared by the behaviour tests.
 #![allow(dead_code)]
 
+pub mod pictures;
+
 use impella_sim::analysis::BeatMetrics;
-use impella_sim::physiology::Parameters;
+use impella_sim::devices::{Catalogue, Position, Pump};
+use impella_sim::physiology::{Circulation, Parameters};
 use impella_sim::simulation::{run, RunResult, RunSettings};
 use impella_sim::solver::{FastDopri5, SolverSettings};
 
@@ -21,4 +24,15 @@ pub fn steady(params: Parameters) -> RunResult {
 /// Mean metrics of the steady beats.
 pub fn steady_metrics(params: Parameters) -> BeatMetrics {
     steady(params).report
+}
+
+/// `p` with built-in devices coupled: (model, P-level, position) each.
+pub fn circulation(p: Parameters, devices: &[(&str, u8, Position)]) -> Circulation {
+    let cat = Catalogue::builtin();
+    devices
+        .iter()
+        .fold(Circulation::new(p), |m, &(id, level, pos)| {
+            m.with_pump(Pump::new(cat.get(id).expect("device"), level, pos).expect("level"))
+                .expect("coupling")
+        })
 }
