@@ -152,7 +152,7 @@ fn execute(command: Command) -> Result<(), String> {
                     "{} at P{} ({:.0} rpm): mean flow {:.2} L/min",
                     p.name,
                     p.p_level,
-                    p.speed_rpm,
+                    p.speed_rpm(),
                     match p.side {
                         impella_sim::devices::Side::Left => m.pump_flow_l_min,
                         impella_sim::devices::Side::Right => m.rp_flow_l_min,

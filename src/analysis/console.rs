@@ -45,7 +45,7 @@ pub fn active_alarms(circ: &Circulation, m: &BeatMetrics) -> Vec<(String, Alarm)
         if m.suction_fraction > 0.0 && c.suction.is_some() {
             out.push((model.clone(), Alarm::Suction));
         }
-        if c.pump.side == Side::Left && c.pump.speed_rpm > 0.0 {
+        if c.pump.side == Side::Left && c.pump.speed_rpm() > 0.0 {
             if m.placement_min_mmhg < VENTRICULAR_MIN_TO_MAX * m.placement_max_mmhg {
                 out.push((model.clone(), Alarm::PlacementSignalVentricular));
             }

@@ -270,6 +270,24 @@ struct SpeedLevel {
     table: HeadTable,
 }
 
+/// A rotor speed located among a [`PumpCurve`]'s levels (see [`PumpCurve::head_mmhg`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SpeedPoint {
+    /// ω ≤ 0.
+    Stopped,
+    /// 0 < ω < ω_1, r = ω/ω_1.
+    BelowFirst { r: f64 },
+    /// One level's curve scaled by r = ω/ω_k: at a level's own speed, or above the top one.
+    Level { k: usize, r: f64 },
+    /// ω_k < ω < ω_k+1.
+    Between {
+        k: usize,
+        r_a: f64,
+        r_b: f64,
+        lambda: f64,
+    },
+}
+
 /// Pressure head of one device as a function of cannula flow and rotor speed.
 ///
 /// Built once per device ([`crate::devices::DeviceSpec::pump_curve`]); evaluation allocates
@@ -319,23 +337,67 @@ impl PumpCurve {
     /// - ω ≥ ω_max: H = r_max²·H_max(q/r_max).
     #[inline]
     pub fn head_mmhg(&self, q_ml_s: f64, speed_rpm: f64) -> f64 {
+        self.head_at(q_ml_s, &self.at_speed(speed_rpm))
+    }
+
+    /// Where `speed_rpm` sits among the levels: the terms of [`PumpCurve::head_mmhg`] that
+    /// depend on speed alone. A pump's speed changes only with its P-level, so it finds
+    /// them once there, not in every right-hand side.
+    pub fn at_speed(&self, speed_rpm: f64) -> SpeedPoint {
         if speed_rpm <= 0.0 {
-            return self.stopped.head_mmhg(q_ml_s);
+            return SpeedPoint::Stopped;
         }
-        let top = &self.levels[self.levels.len() - 1];
+        let n = self.levels.len();
+        let top = &self.levels[n - 1];
         if speed_rpm >= top.speed_rpm {
-            return top.table.scaled_head(q_ml_s, speed_rpm / top.speed_rpm);
+            return SpeedPoint::Level {
+                k: n - 1,
+                r: speed_rpm / top.speed_rpm,
+            };
         }
         let k = self.levels.partition_point(|l| l.speed_rpm <= speed_rpm);
         if k == 0 {
-            let first = &self.levels[0];
-            let r = speed_rpm / first.speed_rpm;
-            return first.table.scaled_head(q_ml_s, r) + (1.0 - r) * self.stopped.head_mmhg(q_ml_s);
+            return SpeedPoint::BelowFirst {
+                r: speed_rpm / self.levels[0].speed_rpm,
+            };
         }
         let (a, b) = (&self.levels[k - 1], &self.levels[k]);
         let lambda = (speed_rpm - a.speed_rpm) / (b.speed_rpm - a.speed_rpm);
-        (1.0 - lambda) * a.table.scaled_head(q_ml_s, speed_rpm / a.speed_rpm)
-            + lambda * b.table.scaled_head(q_ml_s, speed_rpm / b.speed_rpm)
+        if lambda == 0.0 {
+            // At a level's own speed the other term has weight 0 exactly.
+            return SpeedPoint::Level {
+                k: k - 1,
+                r: speed_rpm / a.speed_rpm,
+            };
+        }
+        SpeedPoint::Between {
+            k: k - 1,
+            r_a: speed_rpm / a.speed_rpm,
+            r_b: speed_rpm / b.speed_rpm,
+            lambda,
+        }
+    }
+
+    /// [`PumpCurve::head_mmhg`] at a speed located by [`PumpCurve::at_speed`].
+    #[inline]
+    pub fn head_at(&self, q_ml_s: f64, at: &SpeedPoint) -> f64 {
+        match *at {
+            SpeedPoint::Stopped => self.stopped.head_mmhg(q_ml_s),
+            SpeedPoint::Level { k, r } => self.levels[k].table.scaled_head(q_ml_s, r),
+            SpeedPoint::BelowFirst { r } => {
+                self.levels[0].table.scaled_head(q_ml_s, r)
+                    + (1.0 - r) * self.stopped.head_mmhg(q_ml_s)
+            }
+            SpeedPoint::Between {
+                k,
+                r_a,
+                r_b,
+                lambda,
+            } => {
+                (1.0 - lambda) * self.levels[k].table.scaled_head(q_ml_s, r_a)
+                    + lambda * self.levels[k + 1].table.scaled_head(q_ml_s, r_b)
+            }
+        }
     }
 
     /// Steady flow (mL/s) where head equals the pressure difference dp = P_outlet − P_inlet

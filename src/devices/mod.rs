@@ -15,7 +15,7 @@ mod hq;
 mod pump;
 
 pub use catalogue::{Catalogue, DeviceSpec, PLevel, Provenance, Sourced};
-pub use hq::{PumpCurve, StoppedRotor};
+pub use hq::{PumpCurve, SpeedPoint, StoppedRotor};
 pub use pump::{InletSuction, Position, Pump};
 
 use serde::Deserialize;

@@ -10,6 +10,7 @@
 //! obstruction that appears when the inlet chamber empties (suction). Equations and
 //! sources: docs/devices.md.
 
+use super::hq::SpeedPoint;
 use super::{DeviceError, DeviceSpec, PumpCurve, Side};
 
 /// Where a left-sided pump sits. Right-sided pumps are always [`Position::Correct`].
@@ -102,8 +103,11 @@ pub struct Pump {
     pub name: String,
     pub side: Side,
     pub p_level: u8,
-    /// Rotor speed ω, rpm.
-    pub speed_rpm: f64,
+    /// Rotor speed ω, rpm (set with the P-level).
+    speed_rpm: f64,
+    /// `speed_rpm` located on the curve, kept with it by [`Pump::new`] and
+    /// [`Pump::set_p_level`].
+    speed: SpeedPoint,
     /// Cannula inertance L, mmHg·s²/mL.
     pub inertance: f64,
     pub position: Position,
@@ -116,17 +120,24 @@ impl Pump {
     /// Sets up `spec` at `p_level` in `position`.
     pub fn new(spec: &DeviceSpec, p_level: u8, position: Position) -> Result<Pump, DeviceError> {
         let speed_rpm = spec.speed_rpm(p_level)?;
+        let curve = spec.pump_curve();
         Ok(Pump {
             model: spec.id().to_string(),
             name: spec.name().to_string(),
             side: spec.side(),
             p_level,
             speed_rpm,
+            speed: curve.at_speed(speed_rpm),
             inertance: spec.cannula_inertance_mmhg_s2_per_ml(),
             position,
-            curve: spec.pump_curve(),
+            curve,
             level_speeds_rpm: spec.p_levels().iter().map(|l| l.rpm).collect(),
         })
+    }
+
+    /// Rotor speed ω, rpm.
+    pub fn speed_rpm(&self) -> f64 {
+        self.speed_rpm
     }
 
     /// Highest P-level of this device.
@@ -148,13 +159,14 @@ impl Pump {
             })?;
         self.p_level = level;
         self.speed_rpm = *rpm;
+        self.speed = self.curve.at_speed(*rpm);
         Ok(())
     }
 
     /// Head the rotor generates at cannula flow `q_ml_s`, mmHg.
     #[inline]
     pub fn head_mmhg(&self, q_ml_s: f64) -> f64 {
-        self.curve.head_mmhg(q_ml_s, self.speed_rpm)
+        self.curve.head_at(q_ml_s, &self.speed)
     }
 
     /// dQ/dt, mL/s², given inlet and outlet pressures and the inlet obstruction R_s.
@@ -206,7 +218,7 @@ mod tests {
             .get("cp")
             .unwrap()
             .pump_curve()
-            .steady_flow_ml_s(dp, pump.speed_rpm);
+            .steady_flow_ml_s(dp, pump.speed_rpm());
         assert!(pump.dq_dt(q, 10.0, 70.0, 0.0).abs() < 1e-6 / pump.inertance);
         assert!(pump.torque_mnm(q) > 0.0);
     }

@@ -209,7 +209,7 @@ fn write_summary(path: &Path, scenario: &Scenario, r: &RunResult) -> Result<(), 
                     crate::devices::Side::Right => "right",
                 },
                 p_level: p.p_level,
-                speed_rpm: p.speed_rpm,
+                speed_rpm: p.speed_rpm(),
                 position: crate::devices::Position::NAMES[p.position as usize],
             })
             .collect(),
