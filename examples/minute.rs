@@ -1,0 +1,37 @@
+//! One simulated minute (the benchmark model with or without a CP at P8, fast path at the
+//! benchmark tolerance), best wall time of 30 runs, in beats/s. For comparing two builds
+//! side by side, alternating runs, where criterion compares against a baseline saved earlier:
+//!
+//!     cargo run --release --example minute [nopump]
+//!
+//! docs/benchmarks.md records what it measured.
+#[path = "../benches/common/mod.rs"]
+mod common;
+
+use std::time::Instant;
+
+use impella_sim::simulation::run_model;
+use impella_sim::solver::FastDopri5;
+
+fn main() {
+    let pump = std::env::args().nth(1).as_deref() != Some("nopump");
+    let model = common::model(pump);
+    let mut best = f64::MAX;
+    for _ in 0..30 {
+        let circ = model.clone();
+        let t0 = Instant::now();
+        let run = run_model(
+            circ,
+            &common::minute_settings(),
+            &mut FastDopri5::new(common::tolerance(common::TOL_FAST)),
+        )
+        .expect("the benchmark model runs");
+        best = best.min(t0.elapsed().as_secs_f64());
+        std::hint::black_box(run);
+    }
+    println!(
+        "{} beats/s end to end ({}, best of 30)",
+        (common::BEATS as f64 / best).round(),
+        if pump { "CP P8" } else { "no pump" }
+    );
+}
