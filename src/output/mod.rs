@@ -126,6 +126,8 @@ struct SolverJson {
     rhs_evaluations: u64,
     accepted_steps: u64,
     rejected_steps: u64,
+    /// Evaluations of the switching functions on their own (0 on the reference path).
+    switching_evaluations: u64,
 }
 
 /// Writes every output of a run into `dir`; the files appear together or not at all.
@@ -250,6 +252,7 @@ fn write_summary(path: &Path, scenario: &Scenario, r: &RunResult) -> Result<(), 
                 rhs_evaluations: r.stats.rhs_evaluations,
                 accepted_steps: r.stats.accepted_steps,
                 rejected_steps: r.stats.rejected_steps,
+                switching_evaluations: r.stats.switching_evaluations,
             },
             beats_simulated: r.beats.len(),
             report_beats: r.report_beats().len(),
