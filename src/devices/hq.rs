@@ -534,6 +534,33 @@ mod tests {
     }
 
     #[test]
+    fn a_located_speed_blends_the_levels_around_it() {
+        let flows = [
+            (30_000.0, LevelFlow::new(CP_P2, 1.0, 1.0).unwrap()),
+            (46_000.0, LevelFlow::new(CP_P9, 1.0, 1.0).unwrap()),
+        ];
+        let curve = PumpCurve::new(&flows, LEAK);
+        assert_eq!(curve.at_speed(0.0), SpeedPoint::Stopped);
+        assert_eq!(curve.at_speed(30_000.0), SpeedPoint::Level { k: 0, r: 1.0 });
+        assert_eq!(curve.at_speed(46_000.0), SpeedPoint::Level { k: 1, r: 1.0 });
+        assert!(matches!(
+            curve.at_speed(15_000.0),
+            SpeedPoint::BelowFirst { .. }
+        ));
+        // Between two levels: the weighted sum of both scaled tables (λ = 1/4 here).
+        let w = 34_000.0;
+        let SpeedPoint::Between { k, lambda, .. } = curve.at_speed(w) else {
+            panic!("{:?}", curve.at_speed(w));
+        };
+        assert_eq!((k, lambda), (0, 0.25));
+        for q in [-20.0, 0.0, 40.0, 80.0] {
+            let a = curve.levels[0].table.scaled_head(q, w / 30_000.0);
+            let b = curve.levels[1].table.scaled_head(q, w / 46_000.0);
+            assert_eq!(curve.head_mmhg(q, w), 0.75 * a + 0.25 * b);
+        }
+    }
+
+    #[test]
     fn stopped_rotor_flow_inverts_its_head() {
         for dp in [-80.0, -1e-9, 0.0, 1e-6, 60.0] {
             let q = LEAK.steady_flow_ml_s(dp);
