@@ -69,18 +69,8 @@ pub struct SweepReport {
 /// rows with the failure in `status`.
 #[derive(Debug, Error)]
 pub enum SweepError {
-    #[error("{file}: cannot read: {reason}")]
-    Read { file: String, reason: String },
-    #[error("{file}:{line}:{column}: {message}")]
-    At {
-        file: String,
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    #[error("{file}: {message}")]
-    Whole { file: String, message: String },
-    /// The scenario itself (outside `[sweep]`/`[cohort]`) is invalid.
+    /// The file cannot be read, or the scenario or its `[sweep]`/`[cohort]` tables are
+    /// invalid (with file, line and column where known).
     #[error(transparent)]
     Scenario(ScenarioError),
     /// A case's scenario is invalid (e.g. a drawn value outside the parameter's range).

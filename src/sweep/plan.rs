@@ -450,9 +450,11 @@ pub(crate) fn scenario_message(e: &ScenarioError) -> String {
 impl SweepPlan {
     /// Reads a scenario file with a `[sweep]` and/or `[cohort]` table.
     pub fn load(path: &Path, overrides: &[String]) -> Result<SweepPlan, SweepError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SweepError::Read {
-            file: path.display().to_string(),
-            reason: e.to_string(),
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            SweepError::Scenario(ScenarioError::Read {
+                file: path.display().to_string(),
+                reason: e.to_string(),
+            })
         })?;
         SweepPlan::parse(&text, path, overrides)
     }
@@ -463,16 +465,18 @@ impl SweepPlan {
         let name = file.display().to_string();
         let at = |span: Range<usize>, message: String| {
             let (line, column) = line_column(text, span.start);
-            SweepError::At {
+            SweepError::Scenario(ScenarioError::At {
                 file: name.clone(),
                 line,
                 column,
                 message,
-            }
+            })
         };
-        let whole = |message: String| SweepError::Whole {
-            file: name.clone(),
-            message,
+        let whole = |message: String| {
+            SweepError::Scenario(ScenarioError::Whole {
+                file: name.clone(),
+                message,
+            })
         };
         let toml_err = |e: toml::de::Error, prefix: &str| {
             let message = format!("{prefix}{}", e.message().trim());
