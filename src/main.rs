@@ -151,7 +151,7 @@ fn execute(command: Command) -> Result<(), String> {
                 println!(
                     "{} at P{} ({:.0} rpm): mean flow {:.2} L/min",
                     p.name,
-                    p.p_level,
+                    p.p_level(),
                     p.speed_rpm(),
                     match p.side {
                         impella_sim::devices::Side::Left => m.pump_flow_l_min,

@@ -102,7 +102,8 @@ pub struct Pump {
     /// Display name.
     pub name: String,
     pub side: Side,
-    pub p_level: u8,
+    /// P-level (changed with [`Pump::set_p_level`], which sets the speed with it).
+    p_level: u8,
     /// Rotor speed ω, rpm (set with the P-level).
     speed_rpm: f64,
     /// `speed_rpm` located on the curve, kept with it by [`Pump::new`] and
@@ -133,6 +134,11 @@ impl Pump {
             curve,
             level_speeds_rpm: spec.p_levels().iter().map(|l| l.rpm).collect(),
         })
+    }
+
+    /// P-level.
+    pub fn p_level(&self) -> u8 {
+        self.p_level
     }
 
     /// Rotor speed ω, rpm.

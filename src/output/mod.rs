@@ -210,7 +210,7 @@ fn write_summary(path: &Path, scenario: &Scenario, r: &RunResult) -> Result<(), 
                     crate::devices::Side::Left => "left",
                     crate::devices::Side::Right => "right",
                 },
-                p_level: p.p_level,
+                p_level: p.p_level(),
                 speed_rpm: p.speed_rpm(),
                 position: crate::devices::Position::NAMES[p.position as usize],
             })

@@ -164,7 +164,7 @@ impl CourseState {
             self.log(t, kind, detail);
             return;
         };
-        let old = p.p_level;
+        let old = p.p_level();
         let new = match change {
             LevelChange::To(n) => n,
             LevelChange::By(d) => {
@@ -217,7 +217,7 @@ impl CourseState {
                     self.log(
                         t,
                         kind,
-                        format!("{label}: add {} at P{}", p.model, p.p_level),
+                        format!("{label}: add {} at P{}", p.model, p.p_level()),
                     );
                     self.pumps.push(p.clone());
                 }
@@ -241,7 +241,7 @@ impl CourseState {
                             "{label}: switch {} -> {} at P{}",
                             old.join(""),
                             p.model,
-                            p.p_level
+                            p.p_level()
                         ),
                     );
                 }
@@ -281,7 +281,7 @@ impl CourseState {
 
     fn weaning_device_level(&mut self) -> Option<u8> {
         let model = self.weaning.as_ref()?.plan.device.clone();
-        self.pump_mut(model.as_deref()).map(|p| p.p_level)
+        self.pump_mut(model.as_deref()).map(|p| p.p_level())
     }
 
     fn weaning_step_down(&mut self, t: f64) {
@@ -652,7 +652,7 @@ pub fn run_course<I: Integrator>(
                 .pumps
                 .iter()
                 .find(|p| w.plan.device.as_ref().is_none_or(|d| *d == p.model))
-                .map_or(0, |p| p.p_level),
+                .map_or(0, |p| p.p_level()),
             failures: w.failures,
             failed_criterion: w.last_failed.clone(),
         })
