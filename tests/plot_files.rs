@@ -4,7 +4,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::pictures::{attr, png_size, svg_polylines, svg_texts};
+use common::pictures::{attr, fit, png_size, svg_polylines, svg_texts};
 
 use impella_sim::output::plot::{
     histogram_svg, pv_plot_svg, stacked_size_px, waveforms_svg, write_heatmap, write_histogram,
@@ -91,17 +91,6 @@ fn render(format: ImageFormat, plot: &PvPlot, size: (u32, u32)) -> (tempfile::Te
 }
 
 // ---------------------------------------------------------------------------
-/// Least-squares line through (value, pixel) pairs: pixel = a + b * value.
-fn fit(pairs: &[(f64, f64)]) -> (f64, f64) {
-    let n = pairs.len() as f64;
-    let mx = pairs.iter().map(|p| p.0).sum::<f64>() / n;
-    let my = pairs.iter().map(|p| p.1).sum::<f64>() / n;
-    let sxy: f64 = pairs.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    let sxx: f64 = pairs.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    let b = sxy / sxx;
-    (my - b * mx, b)
-}
-
 /// Axis mappings derived from the numeric tick labels the SVG shows:
 /// x ticks are centred under the axis on one row, y ticks right-aligned in one column.
 fn axis_mappings(svg: &str) -> ((f64, f64), (f64, f64)) {

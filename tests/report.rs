@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::pictures::{attr, svg_polylines, svg_texts};
+use common::pictures::{attr, fit, svg_polylines, svg_texts};
 
 use impella_sim::output::report::{
     pv_loop_svg, read_run, render_report, waveforms_svg, write_report, Json, ReportError,
@@ -42,13 +42,7 @@ fn tick_mapping(svg: &str, anchor: &str, pick: fn(&(f64, f64)) -> f64) -> (f64, 
         .filter_map(|(x, y, _, t)| t.parse::<f64>().ok().map(|v| (v, pick(&(x, y)))))
         .collect();
     assert!(pairs.len() >= 3, "{anchor} tick labels: {pairs:?}");
-    let n = pairs.len() as f64;
-    let mx = pairs.iter().map(|p| p.0).sum::<f64>() / n;
-    let my = pairs.iter().map(|p| p.1).sum::<f64>() / n;
-    let sxy: f64 = pairs.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    let sxx: f64 = pairs.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    let b = sxy / sxx;
-    (my - b * mx, b)
+    fit(&pairs)
 }
 
 // ---------------------------------------------------------------------------

@@ -55,3 +55,14 @@ pub fn svg_polylines(svg: &str) -> Vec<(String, Vec<(f64, f64)>)> {
         })
         .collect()
 }
+
+/// Least-squares line through (value, pixel) pairs: pixel = a + b · value; returns (a, b).
+pub fn fit(pairs: &[(f64, f64)]) -> (f64, f64) {
+    let n = pairs.len() as f64;
+    let mx = pairs.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pairs.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxy: f64 = pairs.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = pairs.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let b = sxy / sxx;
+    (my - b * mx, b)
+}
