@@ -49,6 +49,7 @@ impl Integrator for Dopri5Integrator {
         n: usize,
         out: &mut Vec<Sample>,
     ) -> Result<State, SolverError> {
+        super::check_interval("dopri5", t0, t1, n)?;
         let s = self.settings;
         let span = t1 - t0;
         let dx = span / n as f64;

@@ -151,6 +151,19 @@ pub enum SolverError {
     },
 }
 
+/// The contract of [`Integrator::integrate`] on its interval: t1 > t0 and at least one
+/// sample interval. Every integrator checks it first, so bad calls fail alike.
+fn check_interval(method: &'static str, t0: f64, t1: f64, n: usize) -> Result<(), SolverError> {
+    if n == 0 || t1.partial_cmp(&t0) != Some(std::cmp::Ordering::Greater) {
+        return Err(SolverError::Failed {
+            method,
+            t: t0,
+            reason: format!("needs t1 > t0 and at least one sample interval (t1 = {t1}, n = {n})"),
+        });
+    }
+    Ok(())
+}
+
 /// An ODE integrator.
 pub trait Integrator {
     /// Short name for provenance ("dopri5").
@@ -211,6 +224,34 @@ mod tests {
         };
         matches_the_oscillator(Dopri5Integrator::new(settings));
         matches_the_oscillator(FastDopri5::new(settings));
+    }
+
+    /// Both paths refuse an empty or backward interval, and no sample interval, alike.
+    fn refuses_bad_intervals<I: Integrator>(mut integ: I) {
+        let y = State::zeros();
+        for (t0, t1, n) in [
+            (0.0, 1.0, 0),
+            (1.0, 1.0, 10),
+            (2.0, 1.0, 10),
+            (0.0, f64::NAN, 10),
+        ] {
+            let mut out = Vec::new();
+            let err = integ
+                .integrate(&Oscillator, t0, t1, &y, n, &mut out)
+                .unwrap_err();
+            assert!(
+                err.to_string().contains("needs t1 > t0"),
+                "{}: {err}",
+                integ.name()
+            );
+            assert!(out.is_empty());
+        }
+    }
+
+    #[test]
+    fn both_paths_refuse_bad_intervals() {
+        refuses_bad_intervals(Dopri5Integrator::new(SolverSettings::default()));
+        refuses_bad_intervals(FastDopri5::new(SolverSettings::default()));
     }
 
     #[test]
