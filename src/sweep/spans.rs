@@ -29,6 +29,17 @@ pub(crate) struct SpanEntry {
     pub table: Option<SpanTable>,
 }
 
+impl SpanEntry {
+    fn new(key: Spanned<String>, value: Spanned<Node>) -> Self {
+        SpanEntry {
+            key_span: key.span(),
+            key: key.into_inner(),
+            value_span: value.span(),
+            table: value.into_inner().0,
+        }
+    }
+}
+
 impl SpanTable {
     /// Spans of the `sweep` and `cohort` subtrees of a document.
     pub fn parse_root(text: &str) -> Result<SpanTable, toml::de::Error> {
@@ -71,12 +82,7 @@ impl<'de> Deserialize<'de> for Root {
                 while let Some(key) = map.next_key::<Spanned<String>>()? {
                     if RECORDED.contains(&key.get_ref().as_str()) {
                         let value = map.next_value::<Spanned<Node>>()?;
-                        table.entries.push(SpanEntry {
-                            key: key.get_ref().clone(),
-                            key_span: key.span(),
-                            value_span: value.span(),
-                            table: value.into_inner().0,
-                        });
+                        table.entries.push(SpanEntry::new(key, value));
                     } else {
                         map.next_value::<IgnoredAny>()?;
                     }
@@ -132,12 +138,7 @@ impl<'de> Visitor<'de> for NodeVisitor {
         // Date-times arrive as one-key maps whose key is not a spanned string: skip them.
         while let Some(key) = map.next_key::<Spanned<String>>()? {
             let value = map.next_value::<Spanned<Node>>()?;
-            table.entries.push(SpanEntry {
-                key: key.get_ref().clone(),
-                key_span: key.span(),
-                value_span: value.span(),
-                table: value.into_inner().0,
-            });
+            table.entries.push(SpanEntry::new(key, value));
         }
         table.sort();
         Ok(Node(Some(table)))
