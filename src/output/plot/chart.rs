@@ -8,7 +8,7 @@ use plotters::prelude::*;
 
 use super::draw::{
     draw_axes, labels_width, place_inside, AxesSpec, AxisStyle, DrawResult, Frame, Legend, Mark,
-    Painter, Shape,
+    Painter, Shape, CHART_DESIGN_PX,
 };
 use super::layout::{axis_auto, axis_tight, decimals_for, series_colour, sig3, step_for, Axis};
 use super::{
@@ -235,7 +235,7 @@ fn draw_xy<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let p = Painter::new(root, size, (1200.0, 900.0), bitmap);
+    let p = Painter::new(root, size, CHART_DESIGN_PX, bitmap);
     let st = AxisStyle::new(&p);
     p.clear()?;
     let top = p.title(chart.title)?;
@@ -390,7 +390,7 @@ fn draw_histogram<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let p = Painter::new(root, size, (1200.0, 900.0), bitmap);
+    let p = Painter::new(root, size, CHART_DESIGN_PX, bitmap);
     let st = AxisStyle::new(&p);
     p.clear()?;
     let top = p.title(h.title)?;

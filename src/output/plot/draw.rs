@@ -22,6 +22,10 @@ pub(super) const AXIS_TITLE_PX: f64 = 36.0;
 pub(super) const TICK_PX: f64 = 32.0;
 pub(super) const LEGEND_PX: f64 = 30.0;
 
+/// Design size of the single-chart pictures (PV loops, x–y charts, histograms, heat maps):
+/// their text sizes and margins are set at it, and scale with the picture from it.
+pub(super) const CHART_DESIGN_PX: (f64, f64) = (1200.0, 900.0);
+
 /// Draws on a root area whose sizes scale with the picture: `s` is the
 /// picture size over the chart's design size.
 pub(super) struct Painter<'a, DB: DrawingBackend> {

@@ -8,6 +8,7 @@ use plotters::style::text_anchor::{HPos, VPos};
 
 use super::draw::{
     draw_axes, labels_width, y_title, AxesSpec, AxisStyle, DrawResult, Frame, Painter,
+    CHART_DESIGN_PX,
 };
 use super::layout::{axis_tight, fixed, luminance, sig3, viridis, Axis, INK};
 use super::text::Along;
@@ -160,7 +161,7 @@ fn draw_heatmap<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let p = Painter::new(root, size, (1200.0, 900.0), bitmap);
+    let p = Painter::new(root, size, CHART_DESIGN_PX, bitmap);
     let st = AxisStyle::new(&p);
     p.clear()?;
     let top = p.title(map.title)?;

@@ -7,7 +7,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
-use super::draw::{place_inside, Legend, Mark, Painter, Shape, AXIS_TITLE_PX, TICK_PX};
+use super::draw::{
+    place_inside, Legend, Mark, Painter, Shape, AXIS_TITLE_PX, CHART_DESIGN_PX, TICK_PX,
+};
 use super::layout::{axis_for, clip_polyline, ramp_colour, thin, GRID, INK};
 use super::text::{Along, FONT_FAMILY};
 use super::{
@@ -142,7 +144,7 @@ where
 {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     // Sizes are tuned at 1200x900 and scale with the picture.
-    let p = Painter::new(root, size, (1200.0, 900.0), bitmap);
+    let p = Painter::new(root, size, CHART_DESIGN_PX, bitmap);
     let (tick_px, desc_px) = (p.px(TICK_PX), p.px(AXIS_TITLE_PX));
 
     p.clear()?;
