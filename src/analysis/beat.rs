@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::devices::Side;
 use crate::physiology::activation::BeatClock;
 use crate::physiology::elements::edpvr_area;
-use crate::physiology::{Circulation, Hemodynamics, Slot};
+use crate::physiology::{Circulation, Hemodynamics, Slot, State};
 use crate::solver::Sample;
 
 /// mL/s → L/min.
@@ -131,69 +131,194 @@ metrics! {
     blood_volume_ml,
 }
 
-/// Computes the metrics of one beat from its samples (both ends included).
+/// One signal over a beat, sample by sample: its time integral (trapezoidal rule), maximum
+/// and minimum.
+#[derive(Debug, Clone, Copy)]
+struct Signal {
+    integral: f64,
+    max: f64,
+    min: f64,
+    last: f64,
+}
+
+impl Signal {
+    fn start(v: f64) -> Self {
+        Signal {
+            integral: 0.0,
+            max: v,
+            min: v,
+            last: v,
+        }
+    }
+
+    /// Adds the next sample, `dt` s after the last.
+    #[inline]
+    fn push(&mut self, dt: f64, v: f64) {
+        self.integral += 0.5 * dt * (self.last + v);
+        self.max = self.max.max(v);
+        self.min = self.min.min(v);
+        self.last = v;
+    }
+}
+
+/// The signals the metrics are made of, each taken from the pressures and flows of one sample.
+#[derive(Debug, Clone, Copy)]
+struct Signals {
+    p_ao: Signal,
+    p_pa: Signal,
+    p_la: Signal,
+    p_ra: Signal,
+    p_lv: Signal,
+    q_av: Signal,
+    /// Regurgitant (negative) part of the mitral flow.
+    q_mr: Signal,
+    q_pump_l: Signal,
+    q_pump_r: Signal,
+    /// Hydraulic torque of the left pump (0 without one), mN·m.
+    torque: Signal,
+    /// Placement signal: pressure at the left pump's outlet (0 without one), mmHg.
+    placement: Signal,
+}
+
+impl Signals {
+    fn values(circ: &Circulation, h: &Hemodynamics) -> [f64; 11] {
+        let (torque, placement) = circ.pump(Side::Left).map_or((0.0, 0.0), |c| {
+            (c.pump.torque_mnm(h.q_pump_l), h.pressure(c.outlet))
+        });
+        [
+            h.p_ao,
+            h.p_pa,
+            h.p_la,
+            h.p_ra,
+            h.p_lv,
+            h.q_av,
+            h.q_mv.min(0.0),
+            h.q_pump_l,
+            h.q_pump_r,
+            torque,
+            placement,
+        ]
+    }
+
+    fn start(circ: &Circulation, h: &Hemodynamics) -> Self {
+        let [p_ao, p_pa, p_la, p_ra, p_lv, q_av, q_mr, q_pump_l, q_pump_r, torque, placement] =
+            Self::values(circ, h).map(Signal::start);
+        Signals {
+            p_ao,
+            p_pa,
+            p_la,
+            p_ra,
+            p_lv,
+            q_av,
+            q_mr,
+            q_pump_l,
+            q_pump_r,
+            torque,
+            placement,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, circ: &Circulation, dt: f64, h: &Hemodynamics) {
+        let [p_ao, p_pa, p_la, p_ra, p_lv, q_av, q_mr, q_pump_l, q_pump_r, torque, placement] =
+            Self::values(circ, h);
+        self.p_ao.push(dt, p_ao);
+        self.p_pa.push(dt, p_pa);
+        self.p_la.push(dt, p_la);
+        self.p_ra.push(dt, p_ra);
+        self.p_lv.push(dt, p_lv);
+        self.q_av.push(dt, q_av);
+        self.q_mr.push(dt, q_mr);
+        self.q_pump_l.push(dt, q_pump_l);
+        self.q_pump_r.push(dt, q_pump_r);
+        self.torque.push(dt, torque);
+        self.placement.push(dt, placement);
+    }
+}
+
+/// Computes the metrics of one beat from its samples (both ends included), in one pass that
+/// evaluates the pressures and flows once per sample and keeps none of them.
 pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -> BeatMetrics {
     let p = circ.parameters();
     let period = clock.period;
-    let hs: Vec<Hemodynamics> = samples
-        .iter()
-        .map(|(t, y)| circ.hemodynamics(clock, *t, y))
-        .collect();
-    let ts: Vec<f64> = samples.iter().map(|s| s.0).collect();
-    let vol = |slot: Slot| -> Vec<f64> { samples.iter().map(|s| s.1[slot.i()]).collect() };
-    let v_lv = vol(Slot::VLv);
-    let v_rv = vol(Slot::VRv);
-
-    let integral = |f: &dyn Fn(&Hemodynamics) -> f64| -> f64 {
-        ts.windows(2)
-            .zip(hs.windows(2))
-            .map(|(t, h)| 0.5 * (t[1] - t[0]) * (f(&h[0]) + f(&h[1])))
-            .sum()
-    };
-    let mean = |f: &dyn Fn(&Hemodynamics) -> f64| integral(f) / period;
-    let max = |f: &dyn Fn(&Hemodynamics) -> f64| hs.iter().map(f).fold(f64::MIN, f64::max);
-    let min = |f: &dyn Fn(&Hemodynamics) -> f64| hs.iter().map(f).fold(f64::MAX, f64::min);
+    let hemodynamics = |(t, y): &Sample| circ.hemodynamics(clock, *t, y);
+    let v_lv = |i: usize| samples[i].1[Slot::VLv.i()];
+    let v_rv = |i: usize| samples[i].1[Slot::VRv.i()];
 
     // End-systole: the sample nearest peak ventricular elastance (Suga's definition).
     let t0 = clock.t_start;
-    let i_es = ts
+    let i_es = samples
         .iter()
         .enumerate()
         .min_by(|a, b| {
-            let da = (a.1 - t0 - circ.t_end_systole()).abs();
-            let db = (b.1 - t0 - circ.t_end_systole()).abs();
+            let da = (a.1 .0 - t0 - circ.t_end_systole()).abs();
+            let db = (b.1 .0 - t0 - circ.t_end_systole()).abs();
             da.total_cmp(&db)
         })
         .map(|(i, _)| i)
         .unwrap_or(0);
+
+    let suction_active = |y: &State| {
+        circ.pumps()
+            .any(|p| p.suction.is_some_and(|s| s.active(y[p.inlet.i()])))
+    };
+    let h0 = hemodynamics(&samples[0]);
+    let mut signals = Signals::start(circ, &h0);
+    // Stroke work = −∮ P dV (counter-clockwise loop in the V–P plane), by the trapezoidal rule.
+    let mut p_dv = 0.0;
+    let mut open_time = 0.0;
+    let mut suction_time = 0.0;
+    // Last sample up to end-systole with forward mitral flow.
+    let mut last_filling = (h0.q_mv > 0.0).then_some(0);
+    let mut lvesp = h0.p_lv;
+    for (k, w) in (1..).zip(samples.windows(2)) {
+        // Sample k = w[1], the window's end.
+        let h = hemodynamics(&w[1]);
+        let dt = w[1].0 - w[0].0;
+        p_dv += 0.5 * (signals.p_lv.last + h.p_lv) * (v_lv(k) - v_lv(k - 1));
+        if 0.5 * (signals.q_av.last + h.q_av) > AV_OPEN_THRESHOLD_ML_S {
+            open_time += dt;
+        }
+        if suction_active(&w[0].1) {
+            suction_time += dt;
+        }
+        if k <= i_es && h.q_mv > 0.0 {
+            last_filling = Some(k);
+        }
+        if k == i_es {
+            lvesp = h.p_lv;
+        }
+        signals.push(circ, dt, &h);
+    }
+    let stroke_work = -p_dv;
+
     // End-diastole: the first time, between onset and end-systole, that the volume reaches
     // its maximum (within a small band, so the flat isovolumic phase does not move it late).
     // Filling ends when the mitral valve closes: the end of the last forward mitral flow
     // before ES. Volume that enters later (aortic regurgitation, back-flow through a stopped
     // pump) is not filling. Without forward mitral flow in the beat (the valve closed in
     // diastole, as in severe aortic regurgitation) end-diastole is the onset itself.
-    let i_contracting = hs[..=i_es]
-        .iter()
-        .rposition(|h| h.q_mv > 0.0)
-        .map_or(0, |i| (i + 1).min(i_es));
-    let argmax = |v: &[f64]| {
-        let v = &v[..=i_contracting];
-        let v_max = v.iter().copied().fold(f64::MIN, f64::max);
+    let i_contracting = last_filling.map_or(0, |i| (i + 1).min(i_es));
+    let argmax = |v: &dyn Fn(usize) -> f64| {
+        let v_max = (0..=i_contracting).map(v).fold(f64::MIN, f64::max);
         let band = (1e-4 * v_max.abs()).max(0.05);
-        v.iter().position(|&x| x >= v_max - band).unwrap_or(0)
+        (0..=i_contracting)
+            .position(|i| v(i) >= v_max - band)
+            .unwrap_or(0)
     };
     let i_ed = argmax(&v_lv);
     let i_ed_rv = argmax(&v_rv);
 
-    let lvedv = v_lv[i_ed];
-    let lvesv = v_lv[i_es];
-    let rvedv = v_rv[i_ed_rv];
-    let rvesv = v_rv[i_es];
+    let lvedv = v_lv(i_ed);
+    let lvesv = v_lv(i_es);
+    let rvedv = v_rv(i_ed_rv);
+    let rvesv = v_rv(i_es);
     let sv = lvedv - lvesv;
 
-    let native_sv = integral(&|h| h.q_av);
+    let mean = |s: &Signal| s.integral / period;
+    let native_sv = signals.q_av.integral;
     let native_flow = native_sv / period * ML_S_TO_L_MIN;
-    let pump_flow = mean(&|h| h.q_pump_l) * ML_S_TO_L_MIN;
+    let pump_flow = mean(&signals.q_pump_l) * ML_S_TO_L_MIN;
     // Only a pump that moves blood from the LV into the aorta adds to systemic flow; a
     // malpositioned one recirculates within one compartment.
     let delivered = circ
@@ -201,127 +326,59 @@ pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -
         .filter(|c| c.inlet == Slot::VLv && c.outlet == Slot::VAo)
         .map_or(0.0, |_| pump_flow);
     let co = native_flow + delivered;
-    let console = ConsoleTrace::new(circ, samples, &hs);
-    let map = mean(&|h| h.p_ao);
-    let cvp = mean(&|h| h.p_ra);
-    let pasp = max(&|h| h.p_pa);
-    let padp = min(&|h| h.p_pa);
-    let mr_volume = 0.0 - integral(&|h| h.q_mv.min(0.0));
+    let map = mean(&signals.p_ao);
+    let cvp = mean(&signals.p_ra);
+    let pasp = signals.p_pa.max;
+    let padp = signals.p_pa.min;
+    let mr_volume = 0.0 - signals.q_mr.integral;
+    let span = samples[samples.len() - 1].0 - samples[0].0;
 
-    // Stroke work = −∮ P dV (counter-clockwise loop in the V–P plane).
-    let stroke_work: f64 = -v_lv
-        .windows(2)
-        .zip(hs.windows(2))
-        .map(|(v, h)| 0.5 * (h[0].p_lv + h[1].p_lv) * (v[1] - v[0]))
-        .sum::<f64>();
     // Potential energy: triangle under the ESPVR down to V0, less the passive EDPVR area.
-    let lvesp = hs[i_es].p_lv;
     let pe = (0.5 * lvesp * (lvesv - p.lv.v0) - edpvr_area(&p.lv, lvesv)).max(0.0);
-    let open_time: f64 = ts
-        .windows(2)
-        .zip(hs.windows(2))
-        .filter(|(_, h)| 0.5 * (h[0].q_av + h[1].q_av) > AV_OPEN_THRESHOLD_ML_S)
-        .map(|(t, _)| t[1] - t[0])
-        .sum();
 
     BeatMetrics {
         hr_bpm: 60.0 / period,
-        sbp_mmhg: max(&|h| h.p_ao),
-        dbp_mmhg: min(&|h| h.p_ao),
+        sbp_mmhg: signals.p_ao.max,
+        dbp_mmhg: signals.p_ao.min,
         map_mmhg: map,
         native_flow_l_min: native_flow,
         pump_flow_l_min: pump_flow,
-        pump_flow_max_l_min: max(&|h| h.q_pump_l) * ML_S_TO_L_MIN,
-        pump_flow_min_l_min: min(&|h| h.q_pump_l) * ML_S_TO_L_MIN,
+        pump_flow_max_l_min: signals.q_pump_l.max * ML_S_TO_L_MIN,
+        pump_flow_min_l_min: signals.q_pump_l.min * ML_S_TO_L_MIN,
         total_flow_l_min: co,
         co_l_min: co,
         ci_l_min_m2: co / p.bsa,
         pump_speed_rpm: circ.pump(Side::Left).map_or(0.0, |c| c.pump.speed_rpm()),
-        pump_torque_mnm: console.torque_mean,
-        pump_torque_pulsatility_mnm: console.torque_max - console.torque_min,
-        placement_max_mmhg: console.placement_max,
-        placement_min_mmhg: console.placement_min,
-        rp_flow_l_min: mean(&|h| h.q_pump_r) * ML_S_TO_L_MIN,
+        pump_torque_mnm: signals.torque.integral / span,
+        pump_torque_pulsatility_mnm: signals.torque.max - signals.torque.min,
+        placement_max_mmhg: signals.placement.max,
+        placement_min_mmhg: signals.placement.min,
+        rp_flow_l_min: mean(&signals.q_pump_r) * ML_S_TO_L_MIN,
         rp_speed_rpm: circ.pump(Side::Right).map_or(0.0, |c| c.pump.speed_rpm()),
-        suction_fraction: console.suction_time / period,
+        suction_fraction: suction_time / period,
         sv_ml: sv,
         native_sv_ml: native_sv,
         lvef_pct: 100.0 * sv / lvedv,
         lvedv_ml: lvedv,
         lvesv_ml: lvesv,
-        lvedp_mmhg: hs[i_ed].p_lv,
+        lvedp_mmhg: hemodynamics(&samples[i_ed]).p_lv,
         lvesp_mmhg: lvesp,
-        lvsp_mmhg: max(&|h| h.p_lv),
+        lvsp_mmhg: signals.p_lv.max,
         rvedv_ml: rvedv,
         rvesv_ml: rvesv,
         rvef_pct: 100.0 * (rvedv - rvesv) / rvedv,
-        pcwp_mmhg: mean(&|h| h.p_la),
+        pcwp_mmhg: mean(&signals.p_la),
         cvp_mmhg: cvp,
         pasp_mmhg: pasp,
         padp_mmhg: padp,
-        mpap_mmhg: mean(&|h| h.p_pa),
+        mpap_mmhg: mean(&signals.p_pa),
         cpo_w: map * co * MMHG_L_MIN_TO_W,
         papi: (pasp - padp) / cvp,
         stroke_work_mmhg_ml: stroke_work,
         pva_mmhg_ml: stroke_work + pe,
-        av_open_fraction: open_time / period + 0.0, // + 0.0 turns an empty sum's -0.0 into 0
+        av_open_fraction: open_time / period + 0.0, // + 0.0 turns -0.0 into 0
         mr_volume_ml: mr_volume,
         mr_fraction: if sv > 0.0 { mr_volume / sv } else { 0.0 },
         blood_volume_ml: crate::physiology::circulation::total_volume(&samples[0].1),
-    }
-}
-
-/// The left pump's console signals over one beat, and suction time of either pump.
-struct ConsoleTrace {
-    torque_mean: f64,
-    torque_min: f64,
-    torque_max: f64,
-    placement_min: f64,
-    placement_max: f64,
-    /// Time with an obstructed inlet, s.
-    suction_time: f64,
-}
-
-impl ConsoleTrace {
-    fn new(circ: &Circulation, samples: &[Sample], hs: &[Hemodynamics]) -> Self {
-        let mut c = ConsoleTrace {
-            torque_mean: 0.0,
-            torque_min: 0.0,
-            torque_max: 0.0,
-            placement_min: 0.0,
-            placement_max: 0.0,
-            suction_time: 0.0,
-        };
-        for w in samples.windows(2) {
-            let dt = w[1].0 - w[0].0;
-            if circ
-                .pumps()
-                .any(|p| p.suction.is_some_and(|s| s.active(w[0].1[p.inlet.i()])))
-            {
-                c.suction_time += dt;
-            }
-        }
-        let Some(left) = circ.pump(Side::Left) else {
-            return c;
-        };
-        let torque: Vec<f64> = samples
-            .iter()
-            .map(|(_, y)| left.pump.torque_mnm(y[left.flow.i()]))
-            .collect();
-        let placement: Vec<f64> = hs.iter().map(|h| h.pressure(left.outlet)).collect();
-        let fold = |v: &[f64]| {
-            v.iter()
-                .fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)))
-        };
-        (c.torque_min, c.torque_max) = fold(&torque);
-        (c.placement_min, c.placement_max) = fold(&placement);
-        let span = samples.last().unwrap().0 - samples[0].0;
-        c.torque_mean = samples
-            .windows(2)
-            .zip(torque.windows(2))
-            .map(|(t, q)| 0.5 * (t[1].0 - t[0].0) * (q[0] + q[1]))
-            .sum::<f64>()
-            / span;
-        c
     }
 }
