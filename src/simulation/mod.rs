@@ -331,21 +331,18 @@ impl AlarmTracker {
 /// Refuses non-finite states and negative volumes, naming the state and time.
 pub(crate) fn check_physical(samples: &[Sample]) -> Result<(), SimError> {
     for (t, y) in samples {
-        for s in Slot::ALL {
-            let v = y[s.i()];
-            if !v.is_finite() {
-                return Err(SimError::NonFinite {
-                    slot: s.name(),
-                    t: *t,
-                });
-            }
-            if Slot::VOLUMES.contains(&s) && v < 0.0 {
-                return Err(SimError::NegativeVolume {
-                    slot: s.name(),
-                    value: v,
-                    t: *t,
-                });
-            }
+        if let Some(s) = Slot::ALL.iter().find(|s| !y[s.i()].is_finite()) {
+            return Err(SimError::NonFinite {
+                slot: s.name(),
+                t: *t,
+            });
+        }
+        if let Some(s) = Slot::VOLUMES.iter().find(|s| y[s.i()] < 0.0) {
+            return Err(SimError::NegativeVolume {
+                slot: s.name(),
+                value: y[s.i()],
+                t: *t,
+            });
         }
     }
     Ok(())
