@@ -9,6 +9,7 @@ pub mod analysis;
 pub mod devices;
 pub mod output;
 pub mod physiology;
+mod roots;
 pub mod scenario;
 pub mod simulation;
 pub mod solver;

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use crate::roots::illinois;
+
 /// mL/s per L/min.
 const ML_S_PER_L_MIN: f64 = 1000.0 / 60.0;
 /// Upper end of the head range over which a polynomial is trusted, mmHg (before head
@@ -30,8 +32,8 @@ const BISECTION_STEPS: usize = 50;
 /// Width to which a head-table node's root is bracketed, mmHg (what 50 bisection steps of
 /// the table's head range reach).
 const NODE_HEAD_TOL_MMHG: f64 = 1e-12;
-/// Iterations allowed to a table node's root before it falls back to bisection.
-const NODE_ITERATIONS: usize = 60;
+/// Evaluations allowed to a table node's root (about 7 are needed).
+const NODE_EVALUATIONS: u64 = 60;
 
 /// The rotor stopped (P-0): the cannula is a passive leak in both directions,
 /// H_0(q) = −k·q·|q| − r·q, mmHg, with q in mL/s.
@@ -196,42 +198,6 @@ fn bisect(mut lo: f64, mut hi: f64, inside: impl Fn(f64) -> bool) -> f64 {
     0.5 * (lo + hi)
 }
 
-/// The root of `f`, strictly decreasing on [lo, hi], to within [`NODE_HEAD_TOL_MMHG`], by
-/// the Illinois method (regula falsi that halves a stale end's value): a dozen evaluations
-/// where bisection needs fifty, which made loading the catalogue take about 0.2 s. Falls back
-/// to bisection over [lo, hi] if the ends do not bracket a root or it does not converge.
-fn decreasing_root(lo: f64, hi: f64, f: impl Fn(f64) -> f64) -> f64 {
-    let (mut a, mut fa, mut b, mut fb) = (lo, f(lo), hi, f(hi));
-    if fa > 0.0 && fb < 0.0 {
-        let mut moved = 0i8; // which end the last iteration moved: +1 a, −1 b
-        for _ in 0..NODE_ITERATIONS {
-            if b - a <= NODE_HEAD_TOL_MMHG {
-                return 0.5 * (a + b);
-            }
-            let c = (a * fb - b * fa) / (fb - fa);
-            // Round-off can put c on an end; halve the bracket then.
-            let c = if c > a && c < b { c } else { 0.5 * (a + b) };
-            let fc = f(c);
-            if fc > 0.0 {
-                (a, fa) = (c, fc);
-                if moved == 1 {
-                    fb *= 0.5;
-                }
-                moved = 1;
-            } else if fc < 0.0 {
-                (b, fb) = (c, fc);
-                if moved == -1 {
-                    fa *= 0.5;
-                }
-                moved = -1;
-            } else {
-                return c;
-            }
-        }
-    }
-    bisect(lo, hi, |h| f(h) > 0.0)
-}
-
 /// H(q), mmHg, tabulated at uniform q (mL/s) and interpolated linearly; linear beyond the ends.
 #[derive(Clone)]
 struct HeadTable {
@@ -256,10 +222,21 @@ impl HeadTable {
         head_mmhg.push(TABLE_HEAD_MAX_MMHG);
         for i in 1..TABLE_NODES - 1 {
             let q = q_first + i as f64 * dq;
-            // Flow falls with head: the root lies below the last node's (q grows).
+            // Flow falls with head, so the root lies between the lowest head and the last
+            // node's (q grows). Regula falsi (Illinois) needs ~7 evaluations a node where
+            // bisection needed 50, which made loading the catalogue take ~0.2 s.
             let excess = |h: f64| flow_l_min(h) * ML_S_PER_L_MIN - q;
-            let last = head_mmhg[i - 1];
-            head_mmhg.push(decreasing_root(TABLE_HEAD_MIN_MMHG, last, excess));
+            let (lo, hi) = (TABLE_HEAD_MIN_MMHG, head_mmhg[i - 1]);
+            let r = illinois(
+                excess,
+                lo,
+                excess(lo),
+                hi,
+                excess(hi),
+                NODE_HEAD_TOL_MMHG,
+                NODE_EVALUATIONS,
+            );
+            head_mmhg.push(0.5 * (r.a + r.b));
         }
         head_mmhg.push(TABLE_HEAD_MIN_MMHG);
         let n = TABLE_NODES;

@@ -24,6 +24,7 @@ use super::{
     Integrator, OdeSystem, Sample, SolverError, SolverSettings, SolverStats, Switches, MAX_SWITCHES,
 };
 use crate::physiology::State;
+use crate::roots::illinois;
 
 // Dormand–Prince 5(4) tableau: nodes C, stage weights A, fifth-order weights B (= the last
 // stage's row, which is what makes the last stage reusable), error weights E = B − B̂ and the
@@ -308,12 +309,15 @@ impl Integrator for FastDopri5 {
                 for i in 0..n_switches {
                     if (g_old[i] > 0.0) != (g_new[i] > 0.0) {
                         let mut g: Switches = [0.0; MAX_SWITCHES];
-                        let mut g_i = |th: f64| {
+                        let g_i = |th: f64| {
                             sys.switching(t0 + (x + th * h), &dense(th), &mut g);
                             g[i]
                         };
-                        let (th, evaluations) = crossing(&mut g_i, g_old[i], g_new[i]);
-                        self.stats.switching_evaluations += evaluations;
+                        // θ just past the crossing, to within THETA_MIN/10: a kink that much
+                        // inside a step costs nothing measurable.
+                        let r = illinois(g_i, 0.0, g_old[i], 1.0, g_new[i], 0.1 * THETA_MIN, 20);
+                        let th = r.b;
+                        self.stats.switching_evaluations += r.evaluations;
                         if th < theta {
                             theta = th;
                             first = i;
@@ -383,40 +387,6 @@ impl Integrator for FastDopri5 {
     fn settings(&self) -> SolverSettings {
         self.settings
     }
-}
-
-/// Where g crosses zero along a step, as θ ∈ (0, 1] just past the crossing, given
-/// g(0) = g0 and g(1) = g1 of opposite signs, by the Illinois method (regula falsi that
-/// halves a stale end's value); also returns the number of evaluations of g.
-fn crossing(g: &mut impl FnMut(f64) -> f64, g0: f64, g1: f64) -> (f64, u64) {
-    let (mut a, mut ga, mut b, mut gb) = (0.0, g0, 1.0, g1);
-    let mut kept = 0i8; // which end the last iterations kept: −1 a, +1 b
-    let mut evaluations = 0;
-    // θ to within THETA_MIN/10: a kink that much inside a step costs nothing measurable.
-    while b - a > 0.1 * THETA_MIN && evaluations < 20 {
-        let c = (a * gb - b * ga) / (gb - ga);
-        let gc = g(c);
-        evaluations += 1;
-        if gc == 0.0 {
-            return (c, evaluations);
-        }
-        if (gc > 0.0) == (gb > 0.0) {
-            b = c;
-            gb = gc;
-            if kept == -1 {
-                ga *= 0.5;
-            }
-            kept = -1;
-        } else {
-            a = c;
-            ga = gc;
-            if kept == 1 {
-                gb *= 0.5;
-            }
-            kept = 1;
-        }
-    }
-    (b, evaluations)
 }
 
 #[cfg(test)]
