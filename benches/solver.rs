@@ -19,8 +19,8 @@ use impella_sim::physiology::activation::BeatClock;
 use impella_sim::physiology::{Circulation, State};
 use impella_sim::simulation::{BeatSystem, RunResult};
 use impella_sim::solver::{
-    trajectory_error, Dopri5Integrator, FastDopri5, Integrator, OdeSystem, Sample, SolverSettings,
-    Switches,
+    trajectory_error, Branches, Dopri5Integrator, FastDopri5, Integrator, OdeSystem, Sample,
+    SolverSettings, Switches,
 };
 use impella_sim::sweep::{run_sweep, SweepOptions};
 
@@ -42,8 +42,18 @@ impl OdeSystem for NoRestart<'_> {
     fn switching(&self, t: f64, y: &State, g: &mut Switches) -> usize {
         self.0.switching(t, y, g)
     }
-    fn rhs_switching(&self, t: f64, y: &State, dy: &mut State, g: &mut Switches) -> usize {
-        self.0.rhs_switching(t, y, dy, g)
+    fn rhs_on(&self, t: f64, y: &State, branches: Branches, dy: &mut State) {
+        self.0.rhs_on(t, y, branches, dy);
+    }
+    fn rhs_switching(
+        &self,
+        t: f64,
+        y: &State,
+        branches: Option<Branches>,
+        dy: &mut State,
+        g: &mut Switches,
+    ) -> usize {
+        self.0.rhs_switching(t, y, branches, dy, g)
     }
 }
 

@@ -13,7 +13,7 @@ use thiserror::Error;
 
 use super::activation::{Activation, BeatClock};
 use super::elements::{
-    chamber_pressure, edpvr_volume, pericardial_pressure, regurgitant_area, valve_flow,
+    chamber_pressure, edpvr_volume, pericardial_pressure, regurgitant_area, valve_flow_on,
     vessel_pressure,
 };
 use super::parameters::{CirculationParams, Parameters};
@@ -52,6 +52,11 @@ pub enum Slot {
     /// Cannula flow of the right-sided pump (0 without one), mL/s.
     QPumpR,
 }
+
+/// Valve-law branches held whatever the pressure difference across the valves: bit i set =
+/// valve i on its forward branch, in the order of [`Circulation::switching`] (mitral, aortic,
+/// tricuspid, pulmonary; higher bits are ignored). See [`Circulation::rhs_on`].
+pub type ValveBranches = u32;
 
 /// Number of state variables.
 pub const N_STATES: usize = 14;
@@ -381,6 +386,23 @@ impl Circulation {
     /// Pressures and flows at time `t` within the beat of `clock`.
     #[inline]
     pub fn hemodynamics(&self, clock: &BeatClock, t: f64, y: &State) -> Hemodynamics {
+        self.hemodynamics_on(clock, t, y, None)
+    }
+
+    /// [`Circulation::hemodynamics`], with the valve laws held on `branches` if given, else
+    /// on the branch the pressure difference selects.
+    #[inline]
+    fn hemodynamics_on(
+        &self,
+        clock: &BeatClock,
+        t: f64,
+        y: &State,
+        branches: Option<ValveBranches>,
+    ) -> Hemodynamics {
+        let forward = |i: usize, dp: f64| match branches {
+            Some(b) => b >> i & 1 == 1,
+            None => dp >= 0.0,
+        };
         let p = &self.p;
         let e_v = self.ventricle.eval(clock.ventricular_time(t));
         let e_a = self.atrium.eval(clock.atrial_time(t));
@@ -424,18 +446,30 @@ impl Circulation {
             p_pa,
             p_pad,
             p_pv,
-            q_mv: valve_flow(
+            q_mv: valve_flow_on(
                 &p.mitral,
                 p_la - p_lv,
                 regurgitant_area(&p.mitral, v(Slot::VLv)),
+                forward(0, p_la - p_lv),
             ),
-            q_av: valve_flow(&p.aortic, p_lv - p_ao, p.aortic.regurgitant_area),
-            q_tv: valve_flow(
+            q_av: valve_flow_on(
+                &p.aortic,
+                p_lv - p_ao,
+                p.aortic.regurgitant_area,
+                forward(1, p_lv - p_ao),
+            ),
+            q_tv: valve_flow_on(
                 &p.tricuspid,
                 p_ra - p_rv,
                 regurgitant_area(&p.tricuspid, v(Slot::VRv)),
+                forward(2, p_ra - p_rv),
             ),
-            q_pv: valve_flow(&p.pulmonary, p_rv - p_pa, p.pulmonary.regurgitant_area),
+            q_pv: valve_flow_on(
+                &p.pulmonary,
+                p_rv - p_pa,
+                p.pulmonary.regurgitant_area,
+                forward(3, p_rv - p_pa),
+            ),
             q_svr: (p_sa - p_sv) / s.r_periph,
             q_pvr: (p_pad - p_pv) / pc.r_periph,
             q_ven_sys: (p_sv - p_ra) / s.r_ven,
@@ -463,19 +497,36 @@ impl Circulation {
     }
 
     /// [`Circulation::rhs`] and [`Circulation::switching`] from one evaluation of the
-    /// pressures.
+    /// pressures, with the valve laws held on `branches` if given ([`Circulation::rhs_on`]).
     #[inline]
     pub fn rhs_switching(
         &self,
         clock: &BeatClock,
         t: f64,
         y: &State,
+        branches: Option<ValveBranches>,
         dy: &mut State,
         g: &mut [f64],
     ) {
-        let h = self.hemodynamics(clock, t, y);
+        let h = self.hemodynamics_on(clock, t, y, branches);
         self.rhs_of(&h, y, dy);
         Self::switching_of(&h, clock, t, g);
+    }
+
+    /// dy/dt with each valve law held on one branch of its kink at ΔP = 0 (`branches`),
+    /// whichever side of it the state is on: the smooth continuation of the right-hand side
+    /// past a valve opening or closing, for an integrator that keeps every stage of a step
+    /// on one branch and switches only at the located crossing (docs/model.md).
+    #[inline]
+    pub fn rhs_on(
+        &self,
+        clock: &BeatClock,
+        t: f64,
+        y: &State,
+        branches: ValveBranches,
+        dy: &mut State,
+    ) {
+        self.rhs_of(&self.hemodynamics_on(clock, t, y, Some(branches)), y, dy);
     }
 
     #[inline]

@@ -60,11 +60,22 @@ pub fn regurgitant_area(v: &ValveParams, ventricle_ml: f64) -> f64 {
 /// a regurgitant orifice of `area_cm2` (zero when competent).
 #[inline]
 pub fn valve_flow(v: &ValveParams, dp_mmhg: f64, area_cm2: f64) -> f64 {
-    if dp_mmhg >= 0.0 {
+    valve_flow_on(v, dp_mmhg, area_cm2, dp_mmhg >= 0.0)
+}
+
+/// [`valve_flow`] on one branch of its law whatever the sign of ΔP: the forward law ΔP/R when
+/// `forward`, else the backward (regurgitant) law, continued linearly past ΔP = 0. Each branch
+/// is then smooth across ΔP = 0, where the valve law itself has a kink; an integrator holds a
+/// branch for a whole step and switches it only at the located crossing.
+#[inline]
+pub fn valve_flow_on(v: &ValveParams, dp_mmhg: f64, area_cm2: f64, forward: bool) -> f64 {
+    if forward {
         dp_mmhg / v.r
     } else if area_cm2 > 0.0 {
         let back = -dp_mmhg;
-        -K_ORIFICE * area_cm2 * back / (back + ORIFICE_SMOOTHING_MMHG).sqrt()
+        // Q = −K·A·back/√(back + s); for back < 0 its tangent at 0, −K·A·back/√s.
+        let root = (back.max(0.0) + ORIFICE_SMOOTHING_MMHG).sqrt();
+        -K_ORIFICE * area_cm2 * back / root
     } else {
         0.0
     }
@@ -90,6 +101,26 @@ mod tests {
         };
         assert_eq!(valve_flow(&v, -50.0, regurgitant_area(&v, 150.0)), 0.0);
         assert!((valve_flow(&v, 5.0, 0.0) - 500.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn held_branches_continue_the_valve_law_across_its_kink() {
+        let v = ValveParams {
+            r: 0.01,
+            regurgitant_area: 0.3,
+            coaptation_volume: 0.0,
+        };
+        for dp in [-3.0, -1e-3, 0.0, 1e-3, 3.0] {
+            // On its own side, each branch is the valve law.
+            let own = valve_flow_on(&v, dp, 0.3, dp >= 0.0);
+            assert_eq!(own, valve_flow(&v, dp, 0.3));
+        }
+        // Past the kink, the forward branch stays linear and the backward branch follows
+        // its tangent: both meet the law's value 0 at ΔP = 0 and stay finite.
+        assert_eq!(valve_flow_on(&v, -2.0, 0.3, true), -200.0);
+        let slope = 50.155 * 0.3 / 0.5f64.sqrt();
+        assert!((valve_flow_on(&v, 2.0, 0.3, false) - 2.0 * slope).abs() < 1e-9);
+        assert_eq!(valve_flow_on(&v, 2.0, 0.0, false), 0.0);
     }
 
     #[test]

@@ -10,8 +10,8 @@ use crate::analysis::{beat_metrics, beat_to_beat_change, BeatMetrics, ConsoleEve
 use crate::physiology::activation::BeatClock;
 use crate::physiology::{Circulation, ParameterError, Parameters, Slot, State};
 use crate::solver::{
-    Dopri5Integrator, FastDopri5, Integrator, Method, OdeSystem, Sample, SolverError, SolverStats,
-    Switches,
+    Branches, Dopri5Integrator, FastDopri5, Integrator, Method, OdeSystem, Sample, SolverError,
+    SolverStats, Switches,
 };
 
 /// How long to run and what to keep.
@@ -156,8 +156,21 @@ impl OdeSystem for BeatSystem<'_> {
     }
 
     #[inline]
-    fn rhs_switching(&self, t: f64, y: &State, dy: &mut State, g: &mut Switches) -> usize {
-        self.circ.rhs_switching(&self.clock, t, y, dy, g);
+    fn rhs_on(&self, t: f64, y: &State, branches: Branches, dy: &mut State) {
+        // The valves' switching functions come first, in the bit order of ValveBranches.
+        self.circ.rhs_on(&self.clock, t, y, branches, dy);
+    }
+
+    #[inline]
+    fn rhs_switching(
+        &self,
+        t: f64,
+        y: &State,
+        branches: Option<Branches>,
+        dy: &mut State,
+        g: &mut Switches,
+    ) -> usize {
+        self.circ.rhs_switching(&self.clock, t, y, branches, dy, g);
         Circulation::N_SWITCHES
     }
 }

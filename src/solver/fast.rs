@@ -21,7 +21,8 @@
 //! Measurements: docs/benchmarks.md.
 
 use super::{
-    Integrator, OdeSystem, Sample, SolverError, SolverSettings, SolverStats, Switches, MAX_SWITCHES,
+    branches_of, Branches, Integrator, OdeSystem, Sample, SolverError, SolverSettings, SolverStats,
+    Switches, MAX_SWITCHES,
 };
 use crate::physiology::State;
 use crate::roots::illinois;
@@ -191,8 +192,11 @@ impl Integrator for FastDopri5 {
         // stage is not this call's first.
         let mut k1 = State::zeros();
         let mut g_old: Switches = [0.0; MAX_SWITCHES];
-        let n_switches = sys.rhs_switching(t0, &y, &mut k1, &mut g_old);
+        let n_switches = sys.rhs_switching(t0, &y, None, &mut k1, &mut g_old);
         self.stats.rhs_evaluations += 1;
+        // The branches of the system's piecewise laws every stage of a step is evaluated on:
+        // the side of each switch the step starts on, changed only at a located crossing.
+        let mut branches = branches_of(&g_old, n_switches);
         if !k1.iter().chain(y.iter()).all(|v| v.is_finite()) {
             return Err(failed(t0, "non-finite state or derivative at the start"));
         }
@@ -203,6 +207,8 @@ impl Integrator for FastDopri5 {
         let mut g_new: Switches = [0.0; MAX_SWITCHES];
         // Whether this step was cut to end just past a switch (its end is then not checked).
         let mut cut_at_switch = false;
+        // The branches the step after the cut one starts on: the switch cut at on its far side.
+        let mut branches_after_cut: Branches = 0;
         // The step that was cut, s.
         let mut h_uncut = 0.0;
         // Largest step after the switch the cut step ends at, s.
@@ -242,28 +248,37 @@ impl Integrator for FastDopri5 {
             }
             steps += 1;
 
-            sys.rhs(t0 + (x + C2 * h), &(y + k1 * (h * A21)), &mut k2);
-            sys.rhs(t0 + (x + C3 * h), &(y + (k1 * A31 + k2 * A32) * h), &mut k3);
-            sys.rhs(
+            let b = branches;
+            sys.rhs_on(t0 + (x + C2 * h), &(y + k1 * (h * A21)), b, &mut k2);
+            sys.rhs_on(
+                t0 + (x + C3 * h),
+                &(y + (k1 * A31 + k2 * A32) * h),
+                b,
+                &mut k3,
+            );
+            sys.rhs_on(
                 t0 + (x + C4 * h),
                 &(y + (k1 * A41 + k2 * A42 + k3 * A43) * h),
+                b,
                 &mut k4,
             );
-            sys.rhs(
+            sys.rhs_on(
                 t0 + (x + C5 * h),
                 &(y + (k1 * A51 + k2 * A52 + k3 * A53 + k4 * A54) * h),
+                b,
                 &mut k5,
             );
             let x_new = if last { span } else { x + h };
-            sys.rhs(
+            sys.rhs_on(
                 t0 + x_new,
                 &(y + (k1 * A61 + k2 * A62 + k3 * A63 + k4 * A64 + k5 * A65) * h),
+                b,
                 &mut k6,
             );
             let y_new = y + (k1 * B1 + k3 * B3 + k4 * B4 + k5 * B5 + k6 * B6) * h;
             // The last stage doubles as the next step's first (FSAL) and gives the switching
             // functions at the step's end from the same pressures.
-            sys.rhs_switching(t0 + x_new, &y_new, &mut k7, &mut g_new);
+            sys.rhs_switching(t0 + x_new, &y_new, Some(b), &mut k7, &mut g_new);
             self.stats.rhs_evaluations += 6;
 
             let e = (k1 * E1 + k3 * E3 + k4 * E4 + k5 * E5 + k6 * E6 + k7 * E7) * h;
@@ -302,31 +317,46 @@ impl Integrator for FastDopri5 {
                 y + (r1 + (r2 + (r3 + r4 * th1) * th) * th1) * th
             };
             if !cut_at_switch {
-                // The first switch inside the step: end the step just past it instead, so no
-                // step integrates across a kink of f.
+                // The first switch inside the step: end the step just past it instead, so the
+                // step after it starts on the switch's other branch. A switch right at the
+                // step's start changes its branch there instead, and the step is redone.
                 let mut theta = 1.0;
                 let mut first = 0;
+                let mut at_start: Branches = 0;
                 for i in 0..n_switches {
-                    if (g_old[i] > 0.0) != (g_new[i] > 0.0) {
-                        let mut g: Switches = [0.0; MAX_SWITCHES];
-                        let g_i = |th: f64| {
-                            sys.switching(t0 + (x + th * h), &dense(th), &mut g);
-                            g[i]
-                        };
-                        // θ just past the crossing, to within THETA_MIN/10: a kink that much
-                        // inside a step costs nothing measurable.
-                        let r = illinois(g_i, 0.0, g_old[i], 1.0, g_new[i], 0.1 * THETA_MIN, 20);
-                        let th = r.b;
-                        self.stats.switching_evaluations += r.evaluations;
-                        if th < theta {
-                            theta = th;
-                            first = i;
-                        }
+                    let after = g_new[i] > 0.0;
+                    if (g_old[i] > 0.0) == after || (b >> i & 1 == 1) == after {
+                        // No crossing, or one whose branch this step already holds.
+                        continue;
+                    }
+                    let mut g: Switches = [0.0; MAX_SWITCHES];
+                    let g_i = |th: f64| {
+                        sys.switching(t0 + (x + th * h), &dense(th), &mut g);
+                        g[i]
+                    };
+                    // θ just past the crossing, to within THETA_MIN/10. The continuous
+                    // extension is accurate up to it: every stage held the branches.
+                    let r = illinois(g_i, 0.0, g_old[i], 1.0, g_new[i], 0.1 * THETA_MIN, 20);
+                    self.stats.switching_evaluations += r.evaluations;
+                    if r.b <= THETA_MIN {
+                        at_start |= 1 << i;
+                    } else if r.b < theta {
+                        theta = r.b;
+                        first = i;
                     }
                 }
-                if theta > THETA_MIN && theta < 1.0 {
+                if at_start != 0 {
+                    branches ^= at_start;
+                    sys.rhs_on(t0 + x, &y, branches, &mut k1);
+                    self.stats.rhs_evaluations += 1;
+                    self.stats.rejected_steps += 1;
+                    h = h_wanted;
+                    continue;
+                }
+                if theta < 1.0 {
                     h_uncut = h;
                     h_after_switch = sys.step_after(Some(first));
+                    branches_after_cut = b ^ (1 << first);
                     h *= theta;
                     cut_at_switch = true;
                     self.stats.rejected_steps += 1;
@@ -340,12 +370,17 @@ impl Integrator for FastDopri5 {
                 // Do not grow straight after a rejection.
                 h_new = h_new.min(h);
             }
-            if cut_at_switch {
+            // The branches of the next step: those of its starting state, except that a step
+            // cut at a switch hands on the switch's far branch even if it ended a hair short.
+            let next_branches = if cut_at_switch {
                 // The cut step says nothing about the step the smooth stretch ahead allows:
                 // go on with the step that was cut.
                 h_new = h_new.max(h_uncut).min(h_max).min(h_after_switch);
                 cut_at_switch = false;
-            }
+                branches_after_cut
+            } else {
+                branches_of(&g_new, n_switches)
+            };
             self.ln_err_prev = ln_err.max(ERR_PREV_MIN.ln());
             self.stats.accepted_steps += 1;
             rejected_before = false;
@@ -362,8 +397,14 @@ impl Integrator for FastDopri5 {
             }
 
             y = y_new;
-            k1 = k7;
             x = x_new;
+            if next_branches == branches {
+                k1 = k7;
+            } else {
+                branches = next_branches;
+                sys.rhs_on(t0 + x, &y, branches, &mut k1);
+                self.stats.rhs_evaluations += 1;
+            }
             if last {
                 // The last sample is the interval's end exactly, so consecutive calls join.
                 out.push((t1, y));

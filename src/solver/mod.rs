@@ -36,12 +36,43 @@ pub trait OdeSystem {
         f64::INFINITY
     }
 
-    /// [`OdeSystem::rhs`] and [`OdeSystem::switching`] at one point, for systems that share
-    /// work between them (the model computes its pressures once for both).
-    fn rhs_switching(&self, t: f64, y: &State, dy: &mut State, g: &mut Switches) -> usize {
+    /// f with the system's piecewise laws held on `branches` (bit i set: the law of switching
+    /// function i's positive side, else of its other side), whichever side the state is on:
+    /// the smooth continuation of f past a switch. An integrator that locates switches holds
+    /// the branches through a step, so that no stage of it sees a kink, even a stage that
+    /// overshoots a switch the step itself does not reach. Default: f itself (a system
+    /// without such laws, or one that does not continue them).
+    fn rhs_on(&self, t: f64, y: &State, _branches: Branches, dy: &mut State) {
         self.rhs(t, y, dy);
+    }
+
+    /// [`OdeSystem::rhs`] (or [`OdeSystem::rhs_on`] with `branches`) and
+    /// [`OdeSystem::switching`] at one point, for systems that share work between them (the
+    /// model computes its pressures once for both).
+    fn rhs_switching(
+        &self,
+        t: f64,
+        y: &State,
+        branches: Option<Branches>,
+        dy: &mut State,
+        g: &mut Switches,
+    ) -> usize {
+        match branches {
+            Some(b) => self.rhs_on(t, y, b, dy),
+            None => self.rhs(t, y, dy),
+        }
         self.switching(t, y, g)
     }
+}
+
+/// Branches of a system's piecewise laws, one bit per switching function (see
+/// [`OdeSystem::rhs_on`]).
+pub type Branches = u32;
+
+/// The branches the signs of the first `n` switching functions `g` select.
+#[inline]
+pub fn branches_of(g: &Switches, n: usize) -> Branches {
+    (0..n).fold(0, |b, i| b | (u32::from(g[i] > 0.0) << i))
 }
 
 /// Most switching functions a system may report.
