@@ -27,6 +27,8 @@ const TABLE_HEAD_MIN_MMHG: f64 = -100.0;
 const TABLE_HEAD_MAX_MMHG: f64 = 250.0;
 /// Nodes per head table (uniform in q).
 const TABLE_NODES: usize = 2048;
+/// Half-width of the central difference for a node's slope dQ/dh, mmHg.
+const SLOPE_STEP_MMHG: f64 = 1e-4;
 /// Bisection steps: 350 mmHg / 2^50 is far below any meaningful head.
 const BISECTION_STEPS: usize = 50;
 /// Width to which a head-table node's root is bracketed, mmHg (what 50 bisection steps of
@@ -198,14 +200,15 @@ fn bisect(mut lo: f64, mut hi: f64, inside: impl Fn(f64) -> bool) -> f64 {
     0.5 * (lo + hi)
 }
 
-/// H(q), mmHg, tabulated at uniform q (mL/s) and interpolated linearly; linear beyond the ends.
+/// H(q), mmHg, tabulated at uniform q (mL/s) and interpolated by monotone cubic Hermite
+/// segments, so H has a continuous slope; linear beyond the ends with the end nodes' slopes.
 #[derive(Clone)]
 struct HeadTable {
     q_first_ml_s: f64,
     q_last_ml_s: f64,
     inv_dq: f64,
-    /// Strictly decreasing.
-    head_mmhg: Vec<f64>,
+    /// Per node: [H, dH/dq·Δq] (slope per node spacing); H strictly decreasing.
+    nodes: Vec<[f64; 2]>,
     /// dH/dq below q_first and above q_last, mmHg·s/mL (< 0).
     slope_below: f64,
     slope_above: f64,
@@ -239,14 +242,40 @@ impl HeadTable {
             head_mmhg.push(0.5 * (r.a + r.b));
         }
         head_mmhg.push(TABLE_HEAD_MIN_MMHG);
+        // Node slopes (per spacing) from the flow law's own slope, dH/dq = 1/(dQ/dh), by a
+        // central difference; then Fritsch & Carlson's (1980) limit on each segment, which
+        // keeps it monotone where the law has a corner (the caps of step 3).
         let n = TABLE_NODES;
+        let mut slopes: Vec<f64> = head_mmhg
+            .iter()
+            .map(|&h| {
+                let dq_dh = (flow_l_min(h + SLOPE_STEP_MMHG) - flow_l_min(h - SLOPE_STEP_MMHG))
+                    / (2.0 * SLOPE_STEP_MMHG)
+                    * ML_S_PER_L_MIN;
+                dq / dq_dh
+            })
+            .collect();
+        for i in 0..n - 1 {
+            let secant = head_mmhg[i + 1] - head_mmhg[i];
+            let (a, b) = (slopes[i] / secant, slopes[i + 1] / secant);
+            let norm = a.hypot(b);
+            if norm > 3.0 {
+                slopes[i] = 3.0 * a / norm * secant;
+                slopes[i + 1] = 3.0 * b / norm * secant;
+            }
+        }
+        let nodes: Vec<[f64; 2]> = head_mmhg
+            .iter()
+            .zip(&slopes)
+            .map(|(&h, &m)| [h, m])
+            .collect();
         Self {
             q_first_ml_s: q_first,
             q_last_ml_s: q_last,
             inv_dq: 1.0 / dq,
-            slope_below: (head_mmhg[1] - head_mmhg[0]) / dq,
-            slope_above: (head_mmhg[n - 1] - head_mmhg[n - 2]) / dq,
-            head_mmhg,
+            slope_below: nodes[0][1] / dq,
+            slope_above: nodes[n - 1][1] / dq,
+            nodes,
         }
     }
 
@@ -254,18 +283,22 @@ impl HeadTable {
     /// q/r outside the table, so r → 0 stays finite (the term tends to 0).
     #[inline]
     fn scaled_head(&self, q_ml_s: f64, r: f64) -> f64 {
-        let n = self.head_mmhg.len();
+        let n = self.nodes.len();
         let q_lo = r * self.q_first_ml_s;
         let q_hi = r * self.q_last_ml_s;
         if q_ml_s <= q_lo {
-            r * r * self.head_mmhg[0] + r * self.slope_below * (q_ml_s - q_lo)
+            r * r * self.nodes[0][0] + r * self.slope_below * (q_ml_s - q_lo)
         } else if q_ml_s >= q_hi {
-            r * r * self.head_mmhg[n - 1] + r * self.slope_above * (q_ml_s - q_hi)
+            r * r * self.nodes[n - 1][0] + r * self.slope_above * (q_ml_s - q_hi)
         } else {
             let x = (q_ml_s / r - self.q_first_ml_s) * self.inv_dq;
             let i = (x as usize).min(n - 2);
             let f = x - i as f64;
-            r * r * (self.head_mmhg[i] + f * (self.head_mmhg[i + 1] - self.head_mmhg[i]))
+            let ([h0, m0], [h1, m1]) = (self.nodes[i], self.nodes[i + 1]);
+            let d = h1 - h0;
+            // Cubic Hermite on [0, 1]: H(0) = h0, H(1) = h1, H'(0) = m0, H'(1) = m1.
+            let head = h0 + f * (m0 + f * (3.0 * d - 2.0 * m0 - m1 + f * (m0 + m1 - 2.0 * d)));
+            r * r * head
         }
     }
 }
@@ -277,7 +310,7 @@ impl fmt::Debug for HeadTable {
             "HeadTable {{ q: {:.2}..{:.2} mL/s, {} nodes }}",
             self.q_first_ml_s,
             self.q_last_ml_s,
-            self.head_mmhg.len()
+            self.nodes.len()
         )
     }
 }
@@ -538,6 +571,43 @@ mod tests {
         assert!(flows[0].1.flow_l_min(150.0) < leak);
         let q = curve.steady_flow_ml_s(150.0, 31_000.0) / ML_S_PER_L_MIN;
         assert!((q - leak).abs() < 2e-3, "{q} vs {leak}");
+    }
+
+    #[test]
+    fn head_table_is_strictly_decreasing_with_a_continuous_slope() {
+        // The P-2 law alone is smooth (its linear extensions join with the slope at the
+        // edges), so the table's H should be too.
+        let flow = LevelFlow::new(CP_P2, 1.0, 1.0).unwrap();
+        let table = HeadTable::invert(|h| flow.flow_l_min(h));
+        let dq = 1.0 / table.inv_dq;
+        let head = |q: f64| table.scaled_head(q, 1.0);
+        for i in 1..TABLE_NODES - 1 {
+            let q = table.q_first_ml_s + i as f64 * dq;
+            let eps = 1e-3 * dq;
+            let left = (head(q) - head(q - eps)) / eps;
+            let right = (head(q + eps) - head(q)) / eps;
+            assert!(
+                left < 0.0 && right < 0.0,
+                "node {i}: slopes {left}, {right}"
+            );
+            // Linear interpolation's slope jumps at a node by the change of the secants
+            // around it; a continuous slope changes over the difference step only, a
+            // thousandth of one spacing.
+            let secant_change = ((head(q + dq) - head(q)) - (head(q) - head(q - dq))) / dq;
+            assert!(
+                (right - left).abs() <= 0.01 * secant_change.abs() + 1e-8 * left.abs(),
+                "node {i}: slope {left} on the left, {right} on the right"
+            );
+        }
+        // Strictly decreasing through the table and beyond its ends.
+        let (lo, hi) = (table.q_first_ml_s - 50.0, table.q_last_ml_s + 50.0);
+        let steps = 100_000;
+        let mut last = head(lo);
+        for k in 1..=steps {
+            let h = head(lo + (hi - lo) * k as f64 / steps as f64);
+            assert!(h < last, "not decreasing at step {k}");
+            last = h;
+        }
     }
 
     #[test]
