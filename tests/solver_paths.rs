@@ -1,7 +1,7 @@
 //! The fast path and the reference path (ode_solvers) solve the same model: on cases across
 //! the presets and devices, both stay within the stated error (1e-5, docs/benchmarks.md) of
-//! a tight-tolerance run, the fast path at its default tolerance, and so within twice that
-//! of each other.
+//! a tight-tolerance run, each at its default tolerance, and so within twice that of each
+//! other.
 
 mod common;
 
@@ -9,15 +9,11 @@ use impella_sim::devices::Position;
 use impella_sim::physiology::{presets, Circulation};
 use impella_sim::simulation::{run_model, RunResult, RunSettings};
 use impella_sim::solver::{
-    trajectory_error, Dopri5Integrator, FastDopri5, Integrator, SolverSettings,
+    trajectory_error, Dopri5Integrator, FastDopri5, Integrator, Method, SolverSettings,
 };
 
 /// Error both paths must reach on the last beat.
 const STATED_ERROR: f64 = 1e-5;
-/// Reference path's tolerance for that error on every case here (docs/benchmarks.md): at
-/// the same tolerance as the fast path's default (1e-7) its error reaches 6e-5, because it
-/// steps across the valves' kinks.
-const REFERENCE_TOL: f64 = 1e-9;
 /// Tolerance of the run standing in for the exact solution.
 const TIGHT_TOL: f64 = 1e-11;
 
@@ -67,7 +63,10 @@ fn fast_and_reference_paths_agree_within_the_stated_error() {
         let circ = model(preset, devices);
         let exact = run(&circ, &mut Dopri5Integrator::new(tol(TIGHT_TOL)));
         let fast = run(&circ, &mut FastDopri5::new(SolverSettings::default()));
-        let reference = run(&circ, &mut Dopri5Integrator::new(tol(REFERENCE_TOL)));
+        let reference = run(
+            &circ,
+            &mut Dopri5Integrator::new(SolverSettings::for_method(Method::Reference)),
+        );
         let e_fast = trajectory_error(last_beat(&fast), last_beat(&exact));
         let e_ref = trajectory_error(last_beat(&reference), last_beat(&exact));
         let e_between = trajectory_error(last_beat(&fast), last_beat(&reference));

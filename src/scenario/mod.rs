@@ -104,8 +104,9 @@ impl Default for SimulationSection {
 #[serde(deny_unknown_fields, default)]
 pub struct SolverSection {
     pub method: Spanned<String>,
-    pub rtol: Spanned<f64>,
-    pub atol: Spanned<f64>,
+    /// Absent: the method's default ([`Method::default_tolerance`]).
+    pub rtol: Option<Spanned<f64>>,
+    pub atol: Option<Spanned<f64>>,
     pub max_step: Spanned<Duration>,
     pub sample_interval: Spanned<Duration>,
 }
@@ -115,8 +116,8 @@ impl Default for SolverSection {
         let d = SolverSettings::default();
         SolverSection {
             method: Spanned::new(0..0, d.method.name().to_string()),
-            rtol: Spanned::new(0..0, d.rtol),
-            atol: Spanned::new(0..0, d.atol),
+            rtol: None,
+            atol: None,
             max_step: Spanned::new(0..0, Duration { seconds: d.h_max }),
             sample_interval: Spanned::new(
                 0..0,
@@ -437,8 +438,12 @@ pub fn parse(
             ),
         ));
     };
-    in_range(*s.rtol.get_ref(), 1e-13, 1e-2, "solver.rtol", s.rtol.span())?;
-    in_range(*s.atol.get_ref(), 1e-13, 1e-1, "solver.atol", s.atol.span())?;
+    let tolerance = |given: &Option<Spanned<f64>>, max: f64, key: &str| match given {
+        Some(v) => in_range(*v.get_ref(), 1e-13, max, key, v.span()).map(|()| *v.get_ref()),
+        None => Ok(method.default_tolerance()),
+    };
+    let rtol = tolerance(&s.rtol, 1e-2, "solver.rtol")?;
+    let atol = tolerance(&s.atol, 1e-1, "solver.atol")?;
     in_range(
         s.max_step.get_ref().seconds,
         1e-5,
@@ -511,8 +516,8 @@ pub fn parse(
         },
         solver: SolverSettings {
             method,
-            rtol: *s.rtol.get_ref(),
-            atol: *s.atol.get_ref(),
+            rtol,
+            atol,
             h_max: s.max_step.get_ref().seconds,
         },
         timeseries_stride: timeseries.then_some(stride as usize),
@@ -588,6 +593,33 @@ mod tests {
         let reference = parse("[solver]\nmethod = \"dopri5\"\n", None, &[]).unwrap();
         assert_eq!(reference.solver.method, Method::Reference);
         assert_eq!(parse("", None, &[]).unwrap().solver.method, Method::Fast);
+    }
+
+    #[test]
+    fn tolerances_default_by_method_unless_given() {
+        let tols = |text: &str| {
+            let s = parse(text, None, &[]).unwrap().solver;
+            (s.rtol, s.atol)
+        };
+        let fast = Method::Fast.default_tolerance();
+        let reference = Method::Reference.default_tolerance();
+        assert!(reference < fast);
+        assert_eq!(tols(""), (fast, fast));
+        assert_eq!(
+            tols("[solver]\nmethod = \"dopri5\"\n"),
+            (reference, reference)
+        );
+        assert_eq!(
+            tols("[solver]\nmethod = \"dopri5\"\nrtol = 1e-5\n"),
+            (1e-5, reference)
+        );
+        let err = parse("[solver]\natol = 1.0\n", None, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("<scenario>:2:8:") && err.contains("solver.atol"),
+            "{err}"
+        );
     }
 
     #[test]

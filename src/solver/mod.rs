@@ -125,6 +125,17 @@ impl Method {
             .into_iter()
             .find(|m| m.name() == name)
     }
+
+    /// Default rtol = atol: the loosest at which this method's error on the last beat stays
+    /// within 1e-5 on every preset and device combination tested (docs/benchmarks.md), with a
+    /// margin. The reference path steps across the valves' kinks and needs a thousandfold
+    /// tighter tolerance for it.
+    pub fn default_tolerance(self) -> f64 {
+        match self {
+            Method::Fast => 1e-6,
+            Method::Reference => 1e-9,
+        }
+    }
 }
 
 /// Tolerances and limits shared by all integrators.
@@ -140,14 +151,22 @@ pub struct SolverSettings {
     pub h_max: f64,
 }
 
-impl Default for SolverSettings {
-    fn default() -> Self {
+impl SolverSettings {
+    /// Defaults for `method`, with its default tolerance.
+    pub fn for_method(method: Method) -> Self {
+        let tol = method.default_tolerance();
         SolverSettings {
-            method: Method::default(),
-            rtol: 1e-7,
-            atol: 1e-7,
+            method,
+            rtol: tol,
+            atol: tol,
             h_max: 0.01,
         }
+    }
+}
+
+impl Default for SolverSettings {
+    fn default() -> Self {
+        Self::for_method(Method::default())
     }
 }
 
