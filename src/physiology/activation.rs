@@ -219,12 +219,19 @@ impl BeatClock {
     /// PR before the beat ends; before that, the atrial contraction that led this beat runs on.
     #[inline]
     pub fn atrial_time(&self, t: f64) -> f64 {
+        self.atrial_time_on(t, t - self.t_start >= self.period - self.pr)
+    }
+
+    /// [`BeatClock::atrial_time`] counted from the next atrial onset if `after_onset`, else
+    /// from the one before, whichever side of the next onset `t` is on: the time a step that
+    /// holds its branches through the onset ([`crate::solver::OdeSystem::rhs_on`]) uses.
+    #[inline]
+    pub fn atrial_time_on(&self, t: f64, after_onset: bool) -> f64 {
         let tv = t - self.t_start;
-        let next_onset = self.period - self.pr;
-        if tv < next_onset {
-            tv + self.pr
+        if after_onset {
+            tv - (self.period - self.pr)
         } else {
-            tv - next_onset
+            tv + self.pr
         }
     }
 }
@@ -336,5 +343,25 @@ mod tests {
         let after = c2.atrial_time(0.8 + 1e-9);
         assert!((before - after).abs() < 1e-6);
         assert!((c1.atrial_time(0.0) - 0.16).abs() < 1e-12);
+    }
+
+    #[test]
+    fn held_atrial_clock_runs_on_past_the_onset() {
+        let c = BeatClock {
+            t_start: 0.0,
+            period: 0.8,
+            pr: 0.16,
+        };
+        // Next atrial onset at 0.64 s: each branch is the clock on its own side ...
+        for t in [0.1, 0.6399] {
+            assert_eq!(c.atrial_time_on(t, false), c.atrial_time(t));
+        }
+        for t in [0.64, 0.7] {
+            assert_eq!(c.atrial_time_on(t, true), c.atrial_time(t));
+        }
+        // ... and continues linearly across it: the old cycle past its period, the new one
+        // before its onset (negative, where the activation is 0).
+        assert!((c.atrial_time_on(0.65, false) - 0.81).abs() < 1e-12);
+        assert!((c.atrial_time_on(0.63, true) + 0.01).abs() < 1e-12);
     }
 }

@@ -405,7 +405,10 @@ impl Circulation {
         };
         let p = &self.p;
         let e_v = self.ventricle.eval(clock.ventricular_time(t));
-        let e_a = self.atrium.eval(clock.atrial_time(t));
+        let e_a = self.atrium.eval(match branches {
+            Some(b) => clock.atrial_time_on(t, b >> Self::ATRIAL_ONSET & 1 == 1),
+            None => clock.atrial_time(t),
+        });
         let v = |s: Slot| y[s.i()];
 
         let p_peri = pericardial_pressure(&p.pericardium, v(Slot::VLv), v(Slot::VRv));

@@ -4,9 +4,13 @@
 //! after Hairer, Nørsett & Wanner, *Solving ODEs I*, II.4–5 and their DOPRI5 code), so the
 //! tolerances mean the same thing on both paths. It is more accurate at a given tolerance
 //! because it
-//! - locates switches: where one of the system's switching functions (a valve's pressure
-//!   difference, an onset time) changes sign inside a step, the step is redone to end there,
-//!   so no step integrates across a kink of f, which the error estimate does not see;
+//! - holds the branches of the system's piecewise laws through each step
+//!   ([`OdeSystem::rhs_on`]) and locates switches: where one of the system's switching
+//!   functions (a valve's pressure difference, an onset time) changes sign inside a step, the
+//!   step ends there, with the state from its continuous extension, which is accurate up to
+//!   the switch because every stage held the branches; the next step starts on the other
+//!   branch. So no step integrates across a kink of f, which the error estimate does not
+//!   see, and no step is redone for a switch;
 //! - restarts with a short step after an onset ([`OdeSystem::step_after`]);
 //!
 //! and faster because it
@@ -205,14 +209,6 @@ impl Integrator for FastDopri5 {
         }
         let mut h = self.h_next.min(h_max).min(sys.step_after(None));
         let mut g_new: Switches = [0.0; MAX_SWITCHES];
-        // Whether this step was cut to end just past a switch (its end is then not checked).
-        let mut cut_at_switch = false;
-        // The branches the step after the cut one starts on: the switch cut at on its far side.
-        let mut branches_after_cut: Branches = 0;
-        // The step that was cut, s.
-        let mut h_uncut = 0.0;
-        // Largest step after the switch the cut step ends at, s.
-        let mut h_after_switch = f64::INFINITY;
         let mut rejected_before = false;
         let mut non_finite = false;
         let mut steps = 0u64;
@@ -302,7 +298,6 @@ impl Integrator for FastDopri5 {
                 // Rejected: shrink by the error alone (no PI memory), at most by FAC_MIN.
                 h /= ((ALPHA * ln_err).exp() / SAFETY).min(1.0 / FAC_MIN);
                 rejected_before = true;
-                cut_at_switch = false;
                 self.stats.rejected_steps += 1;
                 continue;
             }
@@ -316,53 +311,46 @@ impl Integrator for FastDopri5 {
                 let th1 = 1.0 - th;
                 y + (r1 + (r2 + (r3 + r4 * th1) * th) * th1) * th
             };
-            if !cut_at_switch {
-                // The first switch inside the step: end the step just past it instead, so the
-                // step after it starts on the switch's other branch. A switch right at the
-                // step's start changes its branch there instead, and the step is redone.
-                let mut theta = 1.0;
-                let mut first = 0;
-                let mut at_start: Branches = 0;
-                for i in 0..n_switches {
-                    let after = g_new[i] > 0.0;
-                    if (g_old[i] > 0.0) == after || (b >> i & 1 == 1) == after {
-                        // No crossing, or one whose branch this step already holds.
-                        continue;
-                    }
-                    let mut g: Switches = [0.0; MAX_SWITCHES];
-                    let g_i = |th: f64| {
-                        sys.switching(t0 + (x + th * h), &dense(th), &mut g);
-                        g[i]
-                    };
-                    // θ just past the crossing, to within THETA_MIN/10. The continuous
-                    // extension is accurate up to it: every stage held the branches.
-                    let r = illinois(g_i, 0.0, g_old[i], 1.0, g_new[i], 0.1 * THETA_MIN, 20);
-                    self.stats.switching_evaluations += r.evaluations;
-                    if r.b <= THETA_MIN {
-                        at_start |= 1 << i;
-                    } else if r.b < theta {
-                        theta = r.b;
-                        first = i;
-                    }
-                }
-                if at_start != 0 {
-                    branches ^= at_start;
-                    sys.rhs_on(t0 + x, &y, branches, &mut k1);
-                    self.stats.rhs_evaluations += 1;
-                    self.stats.rejected_steps += 1;
-                    h = h_wanted;
+            // The first switch inside the step: the step ends just past it, with the state
+            // there from the continuous extension — accurate up to it, since every stage held
+            // the branches — and the next step starts on the switch's other branch. A switch
+            // right at the step's start changes its branch there instead, and the step is
+            // redone.
+            let mut theta = 1.0;
+            let mut first = 0;
+            let mut at_start: Branches = 0;
+            for i in 0..n_switches {
+                let after = g_new[i] > 0.0;
+                if (g_old[i] > 0.0) == after || (b >> i & 1 == 1) == after {
+                    // No crossing, or one whose branch this step already holds.
                     continue;
                 }
-                if theta < 1.0 {
-                    h_uncut = h;
-                    h_after_switch = sys.step_after(Some(first));
-                    branches_after_cut = b ^ (1 << first);
-                    h *= theta;
-                    cut_at_switch = true;
-                    self.stats.rejected_steps += 1;
-                    continue;
+                let mut g: Switches = [0.0; MAX_SWITCHES];
+                let g_i = |th: f64| {
+                    sys.switching(t0 + (x + th * h), &dense(th), &mut g);
+                    g[i]
+                };
+                // θ just past the crossing, to within THETA_MIN/10.
+                let r = illinois(g_i, 0.0, g_old[i], 1.0, g_new[i], 0.1 * THETA_MIN, 20);
+                self.stats.switching_evaluations += r.evaluations;
+                if r.b <= THETA_MIN {
+                    at_start |= 1 << i;
+                } else if r.b < theta {
+                    theta = r.b;
+                    first = i;
                 }
             }
+            if at_start != 0 {
+                branches ^= at_start;
+                sys.rhs_on(t0 + x, &y, branches, &mut k1);
+                self.stats.rhs_evaluations += 1;
+                self.stats.rejected_steps += 1;
+                h = h_wanted;
+                continue;
+            }
+            let cut = theta < 1.0;
+            let x_end = if cut { x + theta * h } else { x_new };
+
             let fac = ((ALPHA * ln_err - BETA * self.ln_err_prev).exp() / SAFETY)
                 .clamp(1.0 / FAC_MAX, 1.0 / FAC_MIN);
             let mut h_new = (h / fac).min(h_max);
@@ -370,34 +358,34 @@ impl Integrator for FastDopri5 {
                 // Do not grow straight after a rejection.
                 h_new = h_new.min(h);
             }
-            // The branches of the next step: those of its starting state, except that a step
-            // cut at a switch hands on the switch's far branch even if it ended a hair short.
-            let next_branches = if cut_at_switch {
-                // The cut step says nothing about the step the smooth stretch ahead allows:
-                // go on with the step that was cut.
-                h_new = h_new.max(h_uncut).min(h_max).min(h_after_switch);
-                cut_at_switch = false;
-                branches_after_cut
-            } else {
-                branches_of(&g_new, n_switches)
-            };
             self.ln_err_prev = ln_err.max(ERR_PREV_MIN.ln());
             self.stats.accepted_steps += 1;
             rejected_before = false;
-            g_old = g_new;
 
-            // Samples inside (x, x_new).
+            // Samples inside (x, x_end).
             while next < n {
                 let x_sample = next as f64 * dx_sample;
-                if x_sample >= x_new {
+                if x_sample >= x_end {
                     break;
                 }
                 out.push((t0 + x_sample, dense((x_sample - x) / h)));
                 next += 1;
             }
 
+            if cut {
+                // The switch's far branch even if the extension put its end a hair short.
+                branches = b ^ (1 << first);
+                y = dense(theta);
+                x = x_end;
+                sys.rhs_switching(t0 + x, &y, Some(branches), &mut k1, &mut g_old);
+                self.stats.rhs_evaluations += 1;
+                h = h_new.min(sys.step_after(Some(first)));
+                continue;
+            }
+            g_old = g_new;
             y = y_new;
             x = x_new;
+            let next_branches = branches_of(&g_new, n_switches);
             if next_branches == branches {
                 k1 = k7;
             } else {

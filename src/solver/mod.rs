@@ -40,8 +40,9 @@ pub trait OdeSystem {
     /// function i's positive side, else of its other side), whichever side the state is on:
     /// the smooth continuation of f past a switch. An integrator that locates switches holds
     /// the branches through a step, so that no stage of it sees a kink, even a stage that
-    /// overshoots a switch the step itself does not reach. Default: f itself (a system
-    /// without such laws, or one that does not continue them).
+    /// overshoots a switch the step itself does not reach, and takes the state at a switch
+    /// from the step's continuous extension. A system that reports switching functions must
+    /// hold all of them here; the default, f itself, is right only for one that reports none.
     fn rhs_on(&self, t: f64, y: &State, _branches: Branches, dy: &mut State) {
         self.rhs(t, y, dy);
     }

@@ -290,26 +290,46 @@ impl PeerLoop {
         })
     }
 
-    /// Chamber pressure, mmHg, at volume `v` (mL): φ at the time since the latest onset.
+    /// Chamber pressure, mmHg, at volume `v` (mL): φ at the time since the latest onset, or,
+    /// with `even` given, since the latest or next onset of an even (true) or odd cycle
+    /// counted from t_shift — the branch of the onset's switching function sin(π(t − t_shift)/T)
+    /// held through a step ([`OdeSystem::rhs_on`]): past the end of its cycle the activation
+    /// runs on, before its onset it is 0.
     #[inline]
-    fn pressure(&self, c: &Chamber, t: f64, v: f64) -> f64 {
-        let since = (t - c.t_shift).rem_euclid(self.period);
+    fn pressure(&self, c: &Chamber, t: f64, v: f64, even: Option<bool>) -> f64 {
+        let since = match even {
+            None => (t - c.t_shift).rem_euclid(self.period),
+            Some(even) => {
+                let cycles = (t - c.t_shift) / self.period;
+                let k = cycles.floor();
+                let k = if (k.rem_euclid(2.0) == 0.0) == even {
+                    k
+                } else if cycles - k < 0.5 {
+                    k - 1.0
+                } else {
+                    k + 1.0
+                };
+                (cycles - k) * self.period
+            }
+        };
         (c.e_pass + c.e_max * c.act.eval(since)) * (v - c.v_rest)
     }
 
-    fn chamber_pressures(&self, t: f64, y: &State) -> ChamberPressures {
+    fn chamber_pressures(&self, t: f64, y: &State, branches: Option<Branches>) -> ChamberPressures {
+        let held = |i: usize| branches.map(|b| b >> i & 1 == 1);
+        let (atria, ventricles) = (held(ATRIAL_ONSET), held(VENTRICULAR_ONSET));
         ChamberPressures {
-            la: self.pressure(&self.la, t, y[Slot::VLa as usize]),
-            lv: self.pressure(&self.lv, t, y[Slot::VLv as usize]),
-            ra: self.pressure(&self.ra, t, y[Slot::VRa as usize]),
-            rv: self.pressure(&self.rv, t, y[Slot::VRv as usize]),
+            la: self.pressure(&self.la, t, y[Slot::VLa as usize], atria),
+            lv: self.pressure(&self.lv, t, y[Slot::VLv as usize], ventricles),
+            ra: self.pressure(&self.ra, t, y[Slot::VRa as usize], atria),
+            rv: self.pressure(&self.rv, t, y[Slot::VRv as usize], ventricles),
         }
     }
 
     /// The quantities the peer stored, in the peer's column order of [`COLUMNS`], converted
     /// to mL, mmHg and mL/s.
     fn observe(&self, t: f64, y: &State) -> [f64; COLUMNS.len()] {
-        let p = self.chamber_pressures(t, y);
+        let p = self.chamber_pressures(t, y, None);
         [
             y[Slot::VLa as usize],
             y[Slot::VLv as usize],
@@ -332,7 +352,7 @@ impl PeerLoop {
 impl PeerLoop {
     /// dy/dt, with the valves on `branches` if given, else on the side ΔP selects.
     fn derivatives(&self, t: f64, y: &State, branches: Option<Branches>, dy: &mut State) {
-        let p = self.chamber_pressures(t, y);
+        let p = self.chamber_pressures(t, y, branches);
         let [p_ar_sys, q_ar_sys, p_ven_sys, q_ven_sys, p_ar_pul, q_ar_pul, p_ven_pul, q_ven_pul] =
             [
                 Slot::PArSys,
@@ -376,7 +396,8 @@ impl OdeSystem for PeerLoop {
         self.derivatives(t, y, None, dy);
     }
 
-    /// The valves' branches are bits 0–3, in the order of their switching functions.
+    /// Bits 0–3 hold the valves, 4 and 5 the atrial and ventricular cycles, in the order of
+    /// the switching functions.
     fn rhs_on(&self, t: f64, y: &State, branches: Branches, dy: &mut State) {
         self.derivatives(t, y, Some(branches), dy);
     }
@@ -384,7 +405,7 @@ impl OdeSystem for PeerLoop {
     /// The four valve ΔP and, for the atrial and the ventricular onsets,
     /// sin(π·(t − t_shift)/T), which is zero exactly at each onset.
     fn switching(&self, t: f64, y: &State, g: &mut Switches) -> usize {
-        let p = self.chamber_pressures(t, y);
+        let p = self.chamber_pressures(t, y, None);
         g[0] = p.la - p.lv;
         g[1] = p.lv - y[Slot::PArSys as usize];
         g[2] = p.ra - p.rv;
