@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::devices::Side;
 use crate::physiology::activation::BeatClock;
 use crate::physiology::elements::edpvr_area;
-use crate::physiology::{Circulation, Hemodynamics, Slot, State};
+use crate::physiology::{Circulation, MetricPressures, Slot, State};
 use crate::solver::Sample;
 
 /// mL/s → L/min.
@@ -181,9 +181,10 @@ struct Signals {
 }
 
 impl Signals {
-    fn values(circ: &Circulation, h: &Hemodynamics) -> [f64; 11] {
+    fn values(circ: &Circulation, h: &MetricPressures, y: &State) -> [f64; 11] {
+        let (q_pump_l, q_pump_r) = (y[Slot::QPumpL.i()], y[Slot::QPumpR.i()]);
         let (torque, placement) = circ.pump(Side::Left).map_or((0.0, 0.0), |c| {
-            (c.pump.torque_mnm(h.q_pump_l), h.pressure(c.outlet))
+            (c.pump.torque_mnm(q_pump_l), h.outlet_pressure(c.outlet))
         });
         [
             h.p_ao,
@@ -193,16 +194,16 @@ impl Signals {
             h.p_lv,
             h.q_av,
             h.q_mv.min(0.0),
-            h.q_pump_l,
-            h.q_pump_r,
+            q_pump_l,
+            q_pump_r,
             torque,
             placement,
         ]
     }
 
-    fn start(circ: &Circulation, h: &Hemodynamics) -> Self {
+    fn start(circ: &Circulation, h: &MetricPressures, y: &State) -> Self {
         let [p_ao, p_pa, p_la, p_ra, p_lv, q_av, q_mr, q_pump_l, q_pump_r, torque, placement] =
-            Self::values(circ, h).map(Signal::start);
+            Self::values(circ, h, y).map(Signal::start);
         Signals {
             p_ao,
             p_pa,
@@ -219,9 +220,9 @@ impl Signals {
     }
 
     #[inline]
-    fn push(&mut self, circ: &Circulation, dt: f64, h: &Hemodynamics) {
+    fn push(&mut self, circ: &Circulation, dt: f64, h: &MetricPressures, y: &State) {
         let [p_ao, p_pa, p_la, p_ra, p_lv, q_av, q_mr, q_pump_l, q_pump_r, torque, placement] =
-            Self::values(circ, h);
+            Self::values(circ, h, y);
         self.p_ao.push(dt, p_ao);
         self.p_pa.push(dt, p_pa);
         self.p_la.push(dt, p_la);
@@ -241,7 +242,7 @@ impl Signals {
 pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -> BeatMetrics {
     let p = circ.parameters();
     let period = clock.period;
-    let hemodynamics = |(t, y): &Sample| circ.hemodynamics(clock, *t, y);
+    let pressures = |(t, y): &Sample| circ.metric_pressures(clock, *t, y);
     let v_lv = |i: usize| samples[i].1[Slot::VLv.i()];
     let v_rv = |i: usize| samples[i].1[Slot::VRv.i()];
 
@@ -262,8 +263,8 @@ pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -
         circ.pumps()
             .any(|p| p.suction.is_some_and(|s| s.active(y[p.inlet.i()])))
     };
-    let h0 = hemodynamics(&samples[0]);
-    let mut signals = Signals::start(circ, &h0);
+    let h0 = pressures(&samples[0]);
+    let mut signals = Signals::start(circ, &h0, &samples[0].1);
     // Stroke work = −∮ P dV (counter-clockwise loop in the V–P plane), by the trapezoidal rule.
     let mut p_dv = 0.0;
     let mut open_time = 0.0;
@@ -273,7 +274,7 @@ pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -
     let mut lvesp = h0.p_lv;
     for (k, w) in (1..).zip(samples.windows(2)) {
         // Sample k = w[1], the window's end.
-        let h = hemodynamics(&w[1]);
+        let h = pressures(&w[1]);
         let dt = w[1].0 - w[0].0;
         p_dv += 0.5 * (signals.p_lv.last + h.p_lv) * (v_lv(k) - v_lv(k - 1));
         if 0.5 * (signals.q_av.last + h.q_av) > AV_OPEN_THRESHOLD_ML_S {
@@ -288,7 +289,7 @@ pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -
         if k == i_es {
             lvesp = h.p_lv;
         }
-        signals.push(circ, dt, &h);
+        signals.push(circ, dt, &h, &w[1].1);
     }
     let stroke_work = -p_dv;
 
@@ -361,7 +362,7 @@ pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -
         lvef_pct: 100.0 * sv / lvedv,
         lvedv_ml: lvedv,
         lvesv_ml: lvesv,
-        lvedp_mmhg: hemodynamics(&samples[i_ed]).p_lv,
+        lvedp_mmhg: pressures(&samples[i_ed]).p_lv,
         lvesp_mmhg: lvesp,
         lvsp_mmhg: signals.p_lv.max,
         rvedv_ml: rvedv,

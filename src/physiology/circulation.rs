@@ -234,6 +234,34 @@ impl Hemodynamics {
     }
 }
 
+/// The part of [`Hemodynamics`] the beat metrics take from every sample: left-heart, right
+/// atrial and proximal arterial pressures (mmHg) and the mitral and aortic flows (mL/s).
+/// Computing only these skips the right ventricle's EDPVR, the peripheral and venous flows
+/// and the other valves, which the metrics do not use.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MetricPressures {
+    pub p_la: f64,
+    pub p_lv: f64,
+    pub p_ra: f64,
+    pub p_ao: f64,
+    pub p_pa: f64,
+    pub q_mv: f64,
+    pub q_av: f64,
+}
+
+impl MetricPressures {
+    /// Pressure of a compartment a left pump can eject into (aorta or LV), mmHg; NaN for
+    /// others.
+    #[inline]
+    pub fn outlet_pressure(&self, slot: Slot) -> f64 {
+        match slot {
+            Slot::VAo => self.p_ao,
+            Slot::VLv => self.p_lv,
+            _ => f64::NAN,
+        }
+    }
+}
+
 /// A pump coupled between two compartments.
 #[derive(Debug, Clone)]
 pub struct PumpCoupling {
@@ -480,6 +508,39 @@ impl Circulation {
         }
     }
 
+    /// [`MetricPressures`] at time `t` within the beat of `clock`: the same values as
+    /// [`Circulation::hemodynamics`] gives for them.
+    #[inline]
+    pub fn metric_pressures(&self, clock: &BeatClock, t: f64, y: &State) -> MetricPressures {
+        let p = &self.p;
+        let e_v = self.ventricle.eval(clock.ventricular_time(t));
+        let e_a = self.atrium.eval(clock.atrial_time(t));
+        let v = |s: Slot| y[s.i()];
+        let p_peri = pericardial_pressure(&p.pericardium, v(Slot::VLv), v(Slot::VRv));
+        let p_la = chamber_pressure(&p.la, e_a, v(Slot::VLa));
+        let p_lv = chamber_pressure(&p.lv, e_v, v(Slot::VLv)) + p_peri;
+        let p_ao = vessel_pressure(v(Slot::VAo), p.systemic.vu_prox, p.systemic.c_prox);
+        let (dp_mv, dp_av) = (p_la - p_lv, p_lv - p_ao);
+        MetricPressures {
+            p_la,
+            p_lv,
+            p_ra: chamber_pressure(&p.ra, e_a, v(Slot::VRa)),
+            p_ao,
+            p_pa: vessel_pressure(
+                v(Slot::VPa),
+                p.pulmonary_circ.vu_prox,
+                p.pulmonary_circ.c_prox,
+            ),
+            q_mv: valve_flow_on(
+                &p.mitral,
+                dp_mv,
+                regurgitant_area(&p.mitral, v(Slot::VLv)),
+                dp_mv >= 0.0,
+            ),
+            q_av: valve_flow_on(&p.aortic, dp_av, p.aortic.regurgitant_area, dp_av >= 0.0),
+        }
+    }
+
     /// dy/dt at time `t` within the beat of `clock`. Allocates nothing.
     #[inline]
     pub fn rhs(&self, clock: &BeatClock, t: f64, y: &State, dy: &mut State) {
@@ -656,6 +717,31 @@ mod tests {
             c.rhs(&clock, k as f64 * 0.016, &y, &mut dy);
             let s: f64 = Slot::VOLUMES.iter().map(|s| dy[s.i()]).sum();
             assert!(s.abs() < 1e-9, "sum dV/dt = {s}");
+        }
+    }
+
+    #[test]
+    fn metric_pressures_are_the_hemodynamics_values() {
+        // With mitral regurgitation, so the mitral flow runs both ways.
+        let mut p = presets::normal();
+        p.mitral.regurgitant_area = 0.2;
+        let c = Circulation::new(p);
+        let clock = c.clock(0.0);
+        let mut y = c.initial_state();
+        y[Slot::VLv.i()] += 40.0;
+        for k in 0..80 {
+            let t = k as f64 * 0.01;
+            let (h, m) = (
+                c.hemodynamics(&clock, t, &y),
+                c.metric_pressures(&clock, t, &y),
+            );
+            assert_eq!(
+                [m.p_la, m.p_lv, m.p_ra, m.p_ao, m.p_pa, m.q_mv, m.q_av],
+                [h.p_la, h.p_lv, h.p_ra, h.p_ao, h.p_pa, h.q_mv, h.q_av],
+                "t = {t}"
+            );
+            assert_eq!(m.outlet_pressure(Slot::VAo), h.p_ao);
+            assert_eq!(m.outlet_pressure(Slot::VLv), h.p_lv);
         }
     }
 
