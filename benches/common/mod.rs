@@ -18,7 +18,7 @@ pub const TARGET_ERROR: f64 = 1e-5;
 /// error ≤ [`TARGET_ERROR`].
 pub const TOL_REFERENCE: f64 = 2e-8;
 /// The same for the fast path.
-pub const TOL_FAST: f64 = 1e-6;
+pub const TOL_FAST: f64 = 5e-6;
 
 /// rtol = atol of the tight-tolerance runs that stand in for the exact solution.
 pub const TOL_TIGHT: f64 = 1e-12;

@@ -127,10 +127,9 @@ impl Method {
             .find(|m| m.name() == name)
     }
 
-    /// Default rtol = atol: the loosest at which this method's error on the last beat stays
-    /// within 1e-5 on every preset and device combination tested (docs/benchmarks.md), with a
-    /// margin. The reference path steps across the valves' kinks and needs a thousandfold
-    /// tighter tolerance for it.
+    /// Default rtol = atol: one at which this method's error on the last beat stays within
+    /// 1e-5 on every preset and device combination tested (docs/benchmarks.md). The reference
+    /// path steps across the valves' kinks and needs a thousandfold tighter tolerance for it.
     pub fn default_tolerance(self) -> f64 {
         match self {
             Method::Fast => 1e-6,
