@@ -80,8 +80,8 @@ const FAC_MIN: f64 = 0.2;
 const FAC_MAX: f64 = 10.0;
 /// Floor of the remembered error, so one very accurate step cannot inflate the next.
 const ERR_PREV_MIN: f64 = 1e-4;
-/// Switches closer than this fraction of a step to its start are stepped across: the kink
-/// then costs less than the extra step.
+/// Switches closer than this fraction of a step to its start change their branch at the
+/// start (the step is then redone on the new branch) rather than ending a step of that length.
 const THETA_MIN: f64 = 1e-3;
 /// Steps allowed in one call before giving up (as the reference).
 const MAX_STEPS: u64 = 100_000;
