@@ -17,6 +17,9 @@ const STATED_ERROR: f64 = 1e-5;
 /// Tolerance of the run standing in for the exact solution.
 const TIGHT_TOL: f64 = 1e-11;
 
+/// (preset, devices as (model, P-level), organic mitral regurgitant area in cm²).
+type Case = (&'static str, &'static [(&'static str, u8)], f64);
+
 /// `preset` with `devices` and, if `mr_cm2` > 0, an organic mitral regurgitant orifice of
 /// that area.
 fn model(preset: &str, devices: &[(&str, u8)], mr_cm2: f64) -> Circulation {
@@ -57,7 +60,7 @@ fn last_beat(r: &RunResult) -> &[impella_sim::solver::Sample] {
 fn fast_and_reference_paths_agree_within_the_stated_error() {
     // (preset, devices, organic mitral regurgitation in cm²): the last case is the one whose
     // error follows the tolerance least (docs/benchmarks.md, "Default tolerances").
-    let cases: [(&str, &[(&str, u8)], f64); 6] = [
+    let cases: [Case; 6] = [
         ("normal", &[], 0.0),
         ("normal", &[("cp", 8)], 0.0),
         ("scai_c_lv", &[("cp", 8)], 0.0),
