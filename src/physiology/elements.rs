@@ -64,7 +64,7 @@ pub fn valve_flow(v: &ValveParams, dp_mmhg: f64, area_cm2: f64) -> f64 {
 }
 
 /// [`valve_flow`] on one branch of its law whatever the sign of ΔP: the forward law ΔP/R when
-/// `forward`, else the backward (regurgitant) law, continued linearly past ΔP = 0. Each branch
+/// `forward`, else the backward (regurgitant) law, continued smoothly past ΔP = 0. Each branch
 /// is then smooth across ΔP = 0, where the valve law itself has a kink; an integrator holds a
 /// branch for a whole step and switches it only at the located crossing.
 #[inline]
@@ -73,9 +73,16 @@ pub fn valve_flow_on(v: &ValveParams, dp_mmhg: f64, area_cm2: f64, forward: bool
         dp_mmhg / v.r
     } else if area_cm2 > 0.0 {
         let back = -dp_mmhg;
-        // Q = −K·A·back/√(back + s); for back < 0 its tangent at 0, −K·A·back/√s.
-        let root = (back.max(0.0) + ORIFICE_SMOOTHING_MMHG).sqrt();
-        -K_ORIFICE * area_cm2 * back / root
+        let s = ORIFICE_SMOOTHING_MMHG;
+        if back >= 0.0 {
+            -K_ORIFICE * area_cm2 * back / (back + s).sqrt()
+        } else {
+            // For back < 0, the Taylor polynomial of back/√(back + s) at 0 to third order,
+            // back/√s·(1 − back/(2s) + 3·back²/(8s²)): the join is smooth to the third
+            // derivative, so a step holding this branch past ΔP = 0 sees no kink.
+            let x = back / s;
+            -K_ORIFICE * area_cm2 * back / s.sqrt() * (1.0 - 0.5 * x + 0.375 * x * x)
+        }
     } else {
         0.0
     }
@@ -115,11 +122,22 @@ mod tests {
             let own = valve_flow_on(&v, dp, 0.3, dp >= 0.0);
             assert_eq!(own, valve_flow(&v, dp, 0.3));
         }
-        // Past the kink, the forward branch stays linear and the backward branch follows
-        // its tangent: both meet the law's value 0 at ΔP = 0 and stay finite.
+        // Past the kink the forward branch stays linear, and the backward branch continues
+        // smoothly: value, slope and curvature match on both sides of ΔP = 0.
         assert_eq!(valve_flow_on(&v, -2.0, 0.3, true), -200.0);
-        let slope = 50.155 * 0.3 / 0.5f64.sqrt();
-        assert!((valve_flow_on(&v, 2.0, 0.3, false) - 2.0 * slope).abs() < 1e-9);
+        let q = |dp: f64| valve_flow_on(&v, dp, 0.3, false);
+        let d = 1e-4;
+        let curvature = |dp: f64| (q(dp + d) - 2.0 * q(dp) + q(dp - d)) / (d * d);
+        let c = curvature(0.0);
+        assert!((q(1e-12) - q(-1e-12)).abs() < 1e-9);
+        let (left, right) = ((q(0.0) - q(-d)) / d, (q(d) - q(0.0)) / d);
+        assert!((left - right).abs() <= 2.0 * c.abs() * d, "{left} {right}");
+        let (c_left, c_right) = (curvature(-2.0 * d), curvature(2.0 * d));
+        assert!(
+            (c_left - c_right).abs() < 0.02 * c.abs(),
+            "{c_left} {c_right}"
+        );
+        assert!(q(2.0).is_finite() && q(2.0) > 0.0);
         assert_eq!(valve_flow_on(&v, 2.0, 0.0, false), 0.0);
     }
 
