@@ -136,8 +136,11 @@ pub struct Activation {
     /// Interpolate on (t_exact, t_end); the formula elsewhere.
     t_exact: f64,
     t_end: f64,
-    /// (e, dt·de/dt) at the cell edges k·dt, k = 0..=TABLE_CELLS.
-    table: std::sync::Arc<[[f64; 2]]>,
+    /// Per cell k (k = 0..TABLE_CELLS), the cubic Hermite polynomial on it in Horner form,
+    /// [e0, d0, c2, c3] with e(k·dt + s·dt) = e0 + s·(d0 + s·(c2 + s·c3)): from the values e
+    /// and scaled slopes d = dt·de/dt at its edges, c2 = 3(e1 − e0) − 2d0 − d1 and
+    /// c3 = 2(e0 − e1) + d0 + d1, worked out once here rather than at every evaluation.
+    table: std::sync::Arc<[[f64; 4]]>,
 }
 
 impl std::fmt::Debug for Activation {
@@ -154,7 +157,7 @@ impl Activation {
     pub fn new(p: &ActivationParams, period_s: f64) -> Self {
         let formula = TwoHill::new(p, period_s);
         let dt = period_s / TABLE_CELLS as f64;
-        let table = (0..=TABLE_CELLS)
+        let edges: Vec<[f64; 2]> = (0..=TABLE_CELLS)
             .map(|k| {
                 let t = k as f64 * dt;
                 if k == 0 {
@@ -163,6 +166,18 @@ impl Activation {
                     let (e, slope) = formula.eval_with_slope(t);
                     [e, slope * dt]
                 }
+            })
+            .collect();
+        let table = edges
+            .windows(2)
+            .map(|w| {
+                let ([e0, d0], [e1, d1]) = (w[0], w[1]);
+                [
+                    e0,
+                    d0,
+                    3.0 * (e1 - e0) - 2.0 * d0 - d1,
+                    2.0 * (e0 - e1) + d0 + d1,
+                ]
             })
             .collect();
         Activation {
@@ -181,13 +196,10 @@ impl Activation {
             return self.formula.eval(t);
         }
         let u = t * self.inv_dt;
-        // t < t_end, so the cell index is below TABLE_CELLS and k + 1 is in the table.
+        // t < t_end, so the cell index is below TABLE_CELLS.
         let k = (u as usize).min(TABLE_CELLS - 1);
         let s = u - k as f64;
-        let ([e0, d0], [e1, d1]) = (self.table[k], self.table[k + 1]);
-        // Cubic Hermite on the unit cell, in Horner form.
-        let c2 = 3.0 * (e1 - e0) - 2.0 * d0 - d1;
-        let c3 = 2.0 * (e0 - e1) + d0 + d1;
+        let [e0, d0, c2, c3] = self.table[k];
         e0 + s * (d0 + s * (c2 + s * c3))
     }
 
