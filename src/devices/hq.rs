@@ -207,8 +207,14 @@ struct HeadTable {
     q_first_ml_s: f64,
     q_last_ml_s: f64,
     inv_dq: f64,
-    /// Per node: [H, dH/dq·Δq] (slope per node spacing); H strictly decreasing.
-    nodes: Vec<[f64; 2]>,
+    /// Per cell between nodes i and i + 1, its cubic in Horner form [h0, m0, c2, c3] with
+    /// H = h0 + f·(m0 + f·(c2 + f·c3)) at the fraction f of the cell: from the nodes' heads h
+    /// and slopes per spacing m, c2 = 3(h1 − h0) − 2m0 − m1, c3 = m0 + m1 − 2(h1 − h0),
+    /// worked out once here rather than at every evaluation. H strictly decreasing.
+    cells: Vec<[f64; 4]>,
+    /// H at q_first and q_last, mmHg.
+    head_first: f64,
+    head_last: f64,
     /// dH/dq below q_first and above q_last, mmHg·s/mL (< 0).
     slope_below: f64,
     slope_above: f64,
@@ -264,18 +270,22 @@ impl HeadTable {
                 slopes[i + 1] = 3.0 * b / norm * secant;
             }
         }
-        let nodes: Vec<[f64; 2]> = head_mmhg
-            .iter()
-            .zip(&slopes)
-            .map(|(&h, &m)| [h, m])
+        let cells = (0..n - 1)
+            .map(|i| {
+                let (h0, m0, h1, m1) = (head_mmhg[i], slopes[i], head_mmhg[i + 1], slopes[i + 1]);
+                let d = h1 - h0;
+                [h0, m0, 3.0 * d - 2.0 * m0 - m1, m0 + m1 - 2.0 * d]
+            })
             .collect();
         Self {
             q_first_ml_s: q_first,
             q_last_ml_s: q_last,
             inv_dq: 1.0 / dq,
-            slope_below: nodes[0][1] / dq,
-            slope_above: nodes[n - 1][1] / dq,
-            nodes,
+            cells,
+            head_first: head_mmhg[0],
+            head_last: head_mmhg[n - 1],
+            slope_below: slopes[0] / dq,
+            slope_above: slopes[n - 1] / dq,
         }
     }
 
@@ -283,22 +293,19 @@ impl HeadTable {
     /// q/r outside the table, so r → 0 stays finite (the term tends to 0).
     #[inline]
     fn scaled_head(&self, q_ml_s: f64, r: f64) -> f64 {
-        let n = self.nodes.len();
         let q_lo = r * self.q_first_ml_s;
         let q_hi = r * self.q_last_ml_s;
         if q_ml_s <= q_lo {
-            r * r * self.nodes[0][0] + r * self.slope_below * (q_ml_s - q_lo)
+            r * r * self.head_first + r * self.slope_below * (q_ml_s - q_lo)
         } else if q_ml_s >= q_hi {
-            r * r * self.nodes[n - 1][0] + r * self.slope_above * (q_ml_s - q_hi)
+            r * r * self.head_last + r * self.slope_above * (q_ml_s - q_hi)
         } else {
             let x = (q_ml_s / r - self.q_first_ml_s) * self.inv_dq;
-            let i = (x as usize).min(n - 2);
+            let i = (x as usize).min(self.cells.len() - 1);
             let f = x - i as f64;
-            let ([h0, m0], [h1, m1]) = (self.nodes[i], self.nodes[i + 1]);
-            let d = h1 - h0;
-            // Cubic Hermite on [0, 1]: H(0) = h0, H(1) = h1, H'(0) = m0, H'(1) = m1.
-            let head = h0 + f * (m0 + f * (3.0 * d - 2.0 * m0 - m1 + f * (m0 + m1 - 2.0 * d)));
-            r * r * head
+            // Cubic Hermite on the cell: H(0) = h0, H(1) = h1, H'(0) = m0, H'(1) = m1.
+            let [h0, m0, c2, c3] = self.cells[i];
+            r * r * (h0 + f * (m0 + f * (c2 + f * c3)))
         }
     }
 }
@@ -310,7 +317,7 @@ impl fmt::Debug for HeadTable {
             "HeadTable {{ q: {:.2}..{:.2} mL/s, {} nodes }}",
             self.q_first_ml_s,
             self.q_last_ml_s,
-            self.nodes.len()
+            self.cells.len() + 1
         )
     }
 }
