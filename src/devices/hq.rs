@@ -292,7 +292,8 @@ impl HeadTable {
     /// Affinity-scaled head r²·H(q/r), mmHg, for speed ratio r = ω/ω_k > 0. Written without
     /// q/r outside the table, so r → 0 stays finite (the term tends to 0).
     #[inline]
-    fn scaled_head(&self, q_ml_s: f64, r: f64) -> f64 {
+    fn scaled_head(&self, q_ml_s: f64, ratio: SpeedRatio) -> f64 {
+        let r = ratio.r;
         let q_lo = r * self.q_first_ml_s;
         let q_hi = r * self.q_last_ml_s;
         if q_ml_s <= q_lo {
@@ -300,7 +301,7 @@ impl HeadTable {
         } else if q_ml_s >= q_hi {
             r * r * self.head_last + r * self.slope_above * (q_ml_s - q_hi)
         } else {
-            let x = (q_ml_s / r - self.q_first_ml_s) * self.inv_dq;
+            let x = (q_ml_s * ratio.inv - self.q_first_ml_s) * self.inv_dq;
             let i = (x as usize).min(self.cells.len() - 1);
             let f = x - i as f64;
             // Cubic Hermite on the cell: H(0) = h0, H(1) = h1, H'(0) = m0, H'(1) = m1.
@@ -328,20 +329,34 @@ struct SpeedLevel {
     table: HeadTable,
 }
 
+/// A speed ratio r = ω/ω_k with its reciprocal, so that the head's q/r is a multiplication
+/// (the division was on the critical path of every right-hand side).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpeedRatio {
+    pub r: f64,
+    pub inv: f64,
+}
+
+impl SpeedRatio {
+    pub fn new(r: f64) -> Self {
+        SpeedRatio { r, inv: 1.0 / r }
+    }
+}
+
 /// A rotor speed located among a [`PumpCurve`]'s levels (see [`PumpCurve::head_mmhg`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum SpeedPoint {
     /// ω ≤ 0.
     Stopped,
     /// 0 < ω < ω_1, r = ω/ω_1.
-    BelowFirst { r: f64 },
+    BelowFirst { r: SpeedRatio },
     /// One level's curve scaled by r = ω/ω_k: at a level's own speed, or above the top one.
-    Level { k: usize, r: f64 },
+    Level { k: usize, r: SpeedRatio },
     /// ω_k < ω < ω_k+1.
     Between {
         k: usize,
-        r_a: f64,
-        r_b: f64,
+        r_a: SpeedRatio,
+        r_b: SpeedRatio,
         lambda: f64,
     },
 }
@@ -410,13 +425,13 @@ impl PumpCurve {
         if speed_rpm >= top.speed_rpm {
             return SpeedPoint::Level {
                 k: n - 1,
-                r: speed_rpm / top.speed_rpm,
+                r: SpeedRatio::new(speed_rpm / top.speed_rpm),
             };
         }
         let k = self.levels.partition_point(|l| l.speed_rpm <= speed_rpm);
         if k == 0 {
             return SpeedPoint::BelowFirst {
-                r: speed_rpm / self.levels[0].speed_rpm,
+                r: SpeedRatio::new(speed_rpm / self.levels[0].speed_rpm),
             };
         }
         let (a, b) = (&self.levels[k - 1], &self.levels[k]);
@@ -425,13 +440,13 @@ impl PumpCurve {
             // At a level's own speed the other term has weight 0 exactly.
             return SpeedPoint::Level {
                 k: k - 1,
-                r: speed_rpm / a.speed_rpm,
+                r: SpeedRatio::new(speed_rpm / a.speed_rpm),
             };
         }
         SpeedPoint::Between {
             k: k - 1,
-            r_a: speed_rpm / a.speed_rpm,
-            r_b: speed_rpm / b.speed_rpm,
+            r_a: SpeedRatio::new(speed_rpm / a.speed_rpm),
+            r_b: SpeedRatio::new(speed_rpm / b.speed_rpm),
             lambda,
         }
     }
@@ -444,7 +459,7 @@ impl PumpCurve {
             SpeedPoint::Level { k, r } => self.levels[k].table.scaled_head(q_ml_s, r),
             SpeedPoint::BelowFirst { r } => {
                 self.levels[0].table.scaled_head(q_ml_s, r)
-                    + (1.0 - r) * self.stopped.head_mmhg(q_ml_s)
+                    + (1.0 - r.r) * self.stopped.head_mmhg(q_ml_s)
             }
             SpeedPoint::Between {
                 k,
@@ -587,7 +602,7 @@ mod tests {
         let flow = LevelFlow::new(CP_P2, 1.0, 1.0).unwrap();
         let table = HeadTable::invert(|h| flow.flow_l_min(h));
         let dq = 1.0 / table.inv_dq;
-        let head = |q: f64| table.scaled_head(q, 1.0);
+        let head = |q: f64| table.scaled_head(q, SpeedRatio::new(1.0));
         for i in 1..TABLE_NODES - 1 {
             let q = table.q_first_ml_s + i as f64 * dq;
             let eps = 1e-3 * dq;
@@ -636,8 +651,20 @@ mod tests {
         ];
         let curve = PumpCurve::new(&flows, LEAK);
         assert_eq!(curve.at_speed(0.0), SpeedPoint::Stopped);
-        assert_eq!(curve.at_speed(30_000.0), SpeedPoint::Level { k: 0, r: 1.0 });
-        assert_eq!(curve.at_speed(46_000.0), SpeedPoint::Level { k: 1, r: 1.0 });
+        assert_eq!(
+            curve.at_speed(30_000.0),
+            SpeedPoint::Level {
+                k: 0,
+                r: SpeedRatio::new(1.0)
+            }
+        );
+        assert_eq!(
+            curve.at_speed(46_000.0),
+            SpeedPoint::Level {
+                k: 1,
+                r: SpeedRatio::new(1.0)
+            }
+        );
         assert!(matches!(
             curve.at_speed(15_000.0),
             SpeedPoint::BelowFirst { .. }
@@ -649,8 +676,12 @@ mod tests {
         };
         assert_eq!((k, lambda), (0, 0.25));
         for q in [-20.0, 0.0, 40.0, 80.0] {
-            let a = curve.levels[0].table.scaled_head(q, w / 30_000.0);
-            let b = curve.levels[1].table.scaled_head(q, w / 46_000.0);
+            let a = curve.levels[0]
+                .table
+                .scaled_head(q, SpeedRatio::new(w / 30_000.0));
+            let b = curve.levels[1]
+                .table
+                .scaled_head(q, SpeedRatio::new(w / 46_000.0));
             assert_eq!(curve.head_mmhg(q, w), 0.75 * a + 0.25 * b);
         }
     }
