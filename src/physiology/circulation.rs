@@ -13,10 +13,10 @@ use thiserror::Error;
 
 use super::activation::{Activation, BeatClock};
 use super::elements::{
-    chamber_pressure, edpvr_volume, pericardial_pressure, regurgitant_area, valve_flow_on,
-    vessel_pressure,
+    chamber_pressure, edpvr_volume, pericardial_pressure, regurgitant_area, valve_flow,
+    valve_flow_on, vessel_pressure,
 };
-use super::parameters::{CirculationParams, Parameters};
+use super::parameters::{CirculationParams, Parameters, ValveParams};
 use crate::devices::{InletSuction, Position, Pump, Side};
 
 /// Named slots of the state vector.
@@ -427,9 +427,10 @@ impl Circulation {
         y: &State,
         branches: Option<ValveBranches>,
     ) -> Hemodynamics {
-        let forward = |i: usize, dp: f64| match branches {
-            Some(b) => b >> i & 1 == 1,
-            None => dp >= 0.0,
+        // Valve i's flow: on its held branch if given, else by its law.
+        let valve = |i: usize, law: &ValveParams, dp: f64, area: f64| match branches {
+            Some(b) => valve_flow_on(law, dp, area, b >> i & 1 == 1),
+            None => valve_flow(law, dp, area),
         };
         let p = &self.p;
         let e_v = self.ventricle.eval(clock.ventricular_time(t));
@@ -477,30 +478,20 @@ impl Circulation {
             p_pa,
             p_pad,
             p_pv,
-            q_mv: valve_flow_on(
+            q_mv: valve(
+                0,
                 &p.mitral,
                 p_la - p_lv,
                 regurgitant_area(&p.mitral, v(Slot::VLv)),
-                forward(0, p_la - p_lv),
             ),
-            q_av: valve_flow_on(
-                &p.aortic,
-                p_lv - p_ao,
-                p.aortic.regurgitant_area,
-                forward(1, p_lv - p_ao),
-            ),
-            q_tv: valve_flow_on(
+            q_av: valve(1, &p.aortic, p_lv - p_ao, p.aortic.regurgitant_area),
+            q_tv: valve(
+                2,
                 &p.tricuspid,
                 p_ra - p_rv,
                 regurgitant_area(&p.tricuspid, v(Slot::VRv)),
-                forward(2, p_ra - p_rv),
             ),
-            q_pv: valve_flow_on(
-                &p.pulmonary,
-                p_rv - p_pa,
-                p.pulmonary.regurgitant_area,
-                forward(3, p_rv - p_pa),
-            ),
+            q_pv: valve(3, &p.pulmonary, p_rv - p_pa, p.pulmonary.regurgitant_area),
             q_svr: (p_sa - p_sv) / s.r_periph,
             q_pvr: (p_pad - p_pv) / pc.r_periph,
             q_ven_sys: (p_sv - p_ra) / s.r_ven,
@@ -520,7 +511,6 @@ impl Circulation {
         let p_la = chamber_pressure(&p.la, e_a, v(Slot::VLa));
         let p_lv = chamber_pressure(&p.lv, e_v, v(Slot::VLv)) + p_peri;
         let p_ao = vessel_pressure(v(Slot::VAo), p.systemic.vu_prox, p.systemic.c_prox);
-        let (dp_mv, dp_av) = (p_la - p_lv, p_lv - p_ao);
         MetricPressures {
             p_la,
             p_lv,
@@ -531,13 +521,12 @@ impl Circulation {
                 p.pulmonary_circ.vu_prox,
                 p.pulmonary_circ.c_prox,
             ),
-            q_mv: valve_flow_on(
+            q_mv: valve_flow(
                 &p.mitral,
-                dp_mv,
+                p_la - p_lv,
                 regurgitant_area(&p.mitral, v(Slot::VLv)),
-                dp_mv >= 0.0,
             ),
-            q_av: valve_flow_on(&p.aortic, dp_av, p.aortic.regurgitant_area, dp_av >= 0.0),
+            q_av: valve_flow(&p.aortic, p_lv - p_ao, p.aortic.regurgitant_area),
         }
     }
 

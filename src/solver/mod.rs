@@ -72,7 +72,7 @@ pub type Branches = u32;
 
 /// The branches the signs of the first `n` switching functions `g` select.
 #[inline]
-pub fn branches_of(g: &Switches, n: usize) -> Branches {
+pub(crate) fn branches_of(g: &Switches, n: usize) -> Branches {
     (0..n).fold(0, |b, i| b | (u32::from(g[i] > 0.0) << i))
 }
 
