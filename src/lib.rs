@@ -7,6 +7,7 @@
 
 pub mod analysis;
 pub mod devices;
+mod exp;
 pub mod output;
 pub mod physiology;
 mod roots;

@@ -140,7 +140,7 @@ pub struct Activation {
     /// [e0, d0, c2, c3] with e(k·dt + s·dt) = e0 + s·(d0 + s·(c2 + s·c3)): from the values e
     /// and scaled slopes d = dt·de/dt at its edges, c2 = 3(e1 − e0) − 2d0 − d1 and
     /// c3 = 2(e0 − e1) + d0 + d1, worked out once here rather than at every evaluation.
-    table: std::sync::Arc<[[f64; 4]]>,
+    table: std::sync::Arc<[[f64; 4]; TABLE_CELLS]>,
 }
 
 impl std::fmt::Debug for Activation {
@@ -179,7 +179,9 @@ impl Activation {
                     2.0 * (e0 - e1) + d0 + d1,
                 ]
             })
-            .collect();
+            .collect::<std::sync::Arc<[[f64; 4]]>>()
+            .try_into()
+            .expect("TABLE_CELLS cells, one per pair of edges");
         Activation {
             formula,
             inv_dt: 1.0 / dt,
@@ -196,8 +198,9 @@ impl Activation {
             return self.formula.eval(t);
         }
         let u = t * self.inv_dt;
-        // t < t_end, so the cell index is below TABLE_CELLS.
-        let k = (u as usize).min(TABLE_CELLS - 1);
+        // 0 < t < t_end, so the cell index is below TABLE_CELLS (and the conversion through
+        // i64 is one instruction, where f64 → usize is several on x86-64).
+        let k = (u as i64 as usize).min(TABLE_CELLS - 1);
         let s = u - k as f64;
         let [e0, d0, c2, c3] = self.table[k];
         e0 + s * (d0 + s * (c2 + s * c3))

@@ -22,7 +22,7 @@ pub fn chamber_pressure(c: &ChamberParams, e: f64, v_ml: f64) -> f64 {
 /// End-diastolic (passive) pressure P_ed(V) = A·(exp(B·(V − V_0)) − 1), mmHg.
 #[inline]
 pub fn edpvr(c: &ChamberParams, v_ml: f64) -> f64 {
-    c.edpvr_a * ((c.edpvr_b * (v_ml - c.v0)).exp() - 1.0)
+    c.edpvr_a * (crate::exp::exp(c.edpvr_b * (v_ml - c.v0)) - 1.0)
 }
 
 /// Volume on the EDPVR at pressure `p_mmhg` (inverse of [`edpvr`]), mL.
@@ -39,7 +39,7 @@ pub fn edpvr_area(c: &ChamberParams, v_ml: f64) -> f64 {
 /// Pericardial pressure acting on both ventricles, mmHg.
 #[inline]
 pub fn pericardial_pressure(p: &PericardiumParams, v_lv: f64, v_rv: f64) -> f64 {
-    p.p0 * ((p.lambda * (v_lv + v_rv - p.v0)).exp() - 1.0)
+    p.p0 * (crate::exp::exp(p.lambda * (v_lv + v_rv - p.v0)) - 1.0)
 }
 
 /// Volume span over which a functional regurgitant orifice opens fully, mL [estimate].

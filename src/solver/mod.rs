@@ -160,7 +160,7 @@ impl SolverSettings {
             method,
             rtol: tol,
             atol: tol,
-            h_max: 0.01,
+            h_max: 0.02,
         }
     }
 }
