@@ -19,7 +19,9 @@
 //! - reuses the last stage of an accepted step as the first of the next (FSAL), and takes the
 //!   switching functions at the step's end from that same evaluation;
 //! - carries the last step size and the PI controller's memory from one call (beat) to the
-//!   next instead of estimating a starting step every beat;
+//!   next instead of estimating a starting step every beat, and per switch the step the
+//!   controller asked for after crossing it, which is the first tried at the next crossing
+//!   (an opening valve's fast mode had cost two rejected steps at every opening);
 //! - evaluates the continuous extension only where a sample falls.
 //!
 //! Measurements: docs/benchmarks.md.
@@ -102,6 +104,11 @@ pub struct FastDopri5 {
     /// ln of the error norm of the last accepted step (the PI controller's memory),
     /// ≥ ln ERR_PREV_MIN. Kept as a logarithm: the controller's powers are then one `exp`.
     ln_err_prev: f64,
+    /// Per switch and branch (index 2i + the branch bit entered), the step to try first after
+    /// switch i was last crossed onto that branch, s; 0 until it has been crossed. A valve that
+    /// opens adds a fast mode the step carried from before does not resolve, which cost two
+    /// rejected steps at every opening; the same crossing a beat earlier tells the size.
+    after_switch: [f64; 2 * MAX_SWITCHES],
 }
 
 impl FastDopri5 {
@@ -111,6 +118,7 @@ impl FastDopri5 {
             stats: SolverStats::default(),
             h_next: 0.0,
             ln_err_prev: ERR_PREV_MIN.ln(),
+            after_switch: [0.0; 2 * MAX_SWITCHES],
         }
     }
 
@@ -210,6 +218,8 @@ impl Integrator for FastDopri5 {
         let mut h = self.h_next.min(h_max).min(sys.step_after(None));
         let mut g_new: Switches = [0.0; MAX_SWITCHES];
         let mut rejected_before = false;
+        // The crossing (index into `after_switch`) the current step is the first after.
+        let mut first_after: Option<usize> = None;
         let mut non_finite = false;
         let mut steps = 0u64;
         let (mut k2, mut k3, mut k4, mut k5, mut k6, mut k7) = (
@@ -361,6 +371,11 @@ impl Integrator for FastDopri5 {
             self.ln_err_prev = ln_err.max(ERR_PREV_MIN.ln());
             self.stats.accepted_steps += 1;
             rejected_before = false;
+            if let Some(crossing) = first_after.take() {
+                // What the controller asks for after the first step past the crossing,
+                // having seen that step's error: the first try next time.
+                self.after_switch[crossing] = h_new;
+            }
 
             // Samples inside (x, x_end).
             while next < n {
@@ -379,7 +394,12 @@ impl Integrator for FastDopri5 {
                 x = x_end;
                 sys.rhs_switching(t0 + x, &y, Some(branches), &mut k1, &mut g_old);
                 self.stats.rhs_evaluations += 1;
+                let crossing = 2 * first + (branches >> first & 1) as usize;
                 h = h_new.min(sys.step_after(Some(first)));
+                if self.after_switch[crossing] > 0.0 {
+                    h = h.min(self.after_switch[crossing]);
+                }
+                first_after = Some(crossing);
                 continue;
             }
             g_old = g_new;
