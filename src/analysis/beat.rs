@@ -151,12 +151,14 @@ impl Signal {
         }
     }
 
-    /// Adds the next sample, `dt` s after the last.
+    /// Adds the next sample, `dt` s after the last. The samples are finite (the beat has
+    /// passed `check_physical`), so the extrema are plain comparisons, one instruction each,
+    /// where `f64::max` also handles NaN.
     #[inline]
     fn push(&mut self, dt: f64, v: f64) {
         self.integral += 0.5 * dt * (self.last + v);
-        self.max = self.max.max(v);
-        self.min = self.min.min(v);
+        self.max = if v > self.max { v } else { self.max };
+        self.min = if v < self.min { v } else { self.min };
         self.last = v;
     }
 }
