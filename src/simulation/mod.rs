@@ -343,7 +343,18 @@ impl AlarmTracker {
 
 /// Refuses non-finite states and negative volumes, naming the state and time.
 pub(crate) fn check_physical(samples: &[Sample]) -> Result<(), SimError> {
-    for (t, y) in samples {
+    // A quick test per sample: the sum of the values is finite if they all are (a sum that
+    // overflows sends a sound sample to the search below, which then finds nothing), and
+    // the volumes' minimum is not negative. Only a sample that fails it is searched for the
+    // slot to name.
+    let sound = |y: &State| {
+        let min_volume = Slot::VOLUMES
+            .iter()
+            .map(|s| y[s.i()])
+            .fold(f64::INFINITY, |m, v| if v < m { v } else { m });
+        y.sum().is_finite() && min_volume >= 0.0
+    };
+    for (t, y) in samples.iter().filter(|(_, y)| !sound(y)) {
         if let Some(s) = Slot::ALL.iter().find(|s| !y[s.i()].is_finite()) {
             return Err(SimError::NonFinite {
                 slot: s.name(),
@@ -359,4 +370,45 @@ pub(crate) fn check_physical(samples: &[Sample]) -> Result<(), SimError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_physical_names_the_first_unsound_value() {
+        let sound = State::from_element(10.0);
+        let with = |slot: Slot, v: f64| {
+            let mut y = sound;
+            y[slot.i()] = v;
+            y
+        };
+        let run = |y: State| check_physical(&[(0.0, sound), (0.5, y)]);
+        assert_eq!(run(sound), Ok(()));
+        // A volume of −0 is not negative; values whose sum overflows are still finite.
+        assert_eq!(run(with(Slot::VLv, -0.0)), Ok(()));
+        let mut huge = with(Slot::VSv, 1e308);
+        huge[Slot::VSa.i()] = 1e308;
+        assert_eq!(run(huge), Ok(()));
+        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert_eq!(
+                run(with(Slot::QPa, v)),
+                Err(SimError::NonFinite {
+                    slot: Slot::QPa.name(),
+                    t: 0.5
+                })
+            );
+        }
+        assert_eq!(
+            run(with(Slot::VRa, -0.25)),
+            Err(SimError::NegativeVolume {
+                slot: Slot::VRa.name(),
+                value: -0.25,
+                t: 0.5
+            })
+        );
+        // A negative flow is no error.
+        assert_eq!(run(with(Slot::QAo, -50.0)), Ok(()));
+    }
 }
