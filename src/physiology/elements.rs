@@ -15,14 +15,37 @@ const ORIFICE_SMOOTHING_MMHG: f64 = 0.5;
 /// P = e·E_es·(V − V_0) + (1 − e)·A·(exp(B·(V − V_0)) − 1).
 #[inline]
 pub fn chamber_pressure(c: &ChamberParams, e: f64, v_ml: f64) -> f64 {
-    let x = v_ml - c.v0;
-    e * c.ees * x + (1.0 - e) * edpvr(c, v_ml)
+    with_passive(c, e, v_ml, edpvr(c, v_ml))
+}
+
+/// [`chamber_pressure`] of two chambers under one activation e (the two atria or the two
+/// ventricles), their exponentials evaluated side by side ([`crate::exp::exp_pair`]).
+#[inline]
+pub fn chamber_pressures(c: [&ChamberParams; 2], e: f64, v_ml: [f64; 2]) -> [f64; 2] {
+    let [a, b] = c;
+    let [ea, eb] = crate::exp::exp_pair([edpvr_exponent(a, v_ml[0]), edpvr_exponent(b, v_ml[1])]);
+    [
+        with_passive(a, e, v_ml[0], a.edpvr_a * (ea - 1.0)),
+        with_passive(b, e, v_ml[1], b.edpvr_a * (eb - 1.0)),
+    ]
+}
+
+/// e·E_es·(V − V_0) + (1 − e)·P_ed, mmHg, for the passive pressure P_ed at V.
+#[inline]
+fn with_passive(c: &ChamberParams, e: f64, v_ml: f64, p_ed: f64) -> f64 {
+    e * c.ees * (v_ml - c.v0) + (1.0 - e) * p_ed
 }
 
 /// End-diastolic (passive) pressure P_ed(V) = A·(exp(B·(V − V_0)) − 1), mmHg.
 #[inline]
 pub fn edpvr(c: &ChamberParams, v_ml: f64) -> f64 {
-    c.edpvr_a * (crate::exp::exp(c.edpvr_b * (v_ml - c.v0)) - 1.0)
+    c.edpvr_a * (crate::exp::exp(edpvr_exponent(c, v_ml)) - 1.0)
+}
+
+/// B·(V − V_0), the EDPVR's exponent.
+#[inline]
+fn edpvr_exponent(c: &ChamberParams, v_ml: f64) -> f64 {
+    c.edpvr_b * (v_ml - c.v0)
 }
 
 /// Volume on the EDPVR at pressure `p_mmhg` (inverse of [`edpvr`]), mL.
