@@ -55,8 +55,10 @@ impl TwoHill {
             return 0.0;
         }
         let ln_t = t.ln();
-        let g1 = (self.m1 * (ln_t - self.ln_tau1)).exp();
-        let g2 = (self.m2 * (ln_t - self.ln_tau2)).exp();
+        let [g1, g2] = crate::exp::exp_pair([
+            self.m1 * (ln_t - self.ln_tau1),
+            self.m2 * (ln_t - self.ln_tau2),
+        ]);
         g1 / ((1.0 + g1) * (1.0 + g2))
     }
 
@@ -99,8 +101,10 @@ impl TwoHill {
     /// de/dt = e · (m1/(t·(1 + g1)) − m2·g2/(t·(1 + g2))).
     fn eval_with_slope(&self, t: f64) -> (f64, f64) {
         let ln_t = t.ln();
-        let g1 = (self.m1 * (ln_t - self.ln_tau1)).exp();
-        let g2 = (self.m2 * (ln_t - self.ln_tau2)).exp();
+        let [g1, g2] = crate::exp::exp_pair([
+            self.m1 * (ln_t - self.ln_tau1),
+            self.m2 * (ln_t - self.ln_tau2),
+        ]);
         let e = self.k * g1 / ((1.0 + g1) * (1.0 + g2));
         (
             e,

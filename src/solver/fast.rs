@@ -306,7 +306,7 @@ impl Integrator for FastDopri5 {
             let ln_err = err.ln();
             if err > 1.0 {
                 // Rejected: shrink by the error alone (no PI memory), at most by FAC_MIN.
-                h /= ((ALPHA * ln_err).exp() / SAFETY).min(1.0 / FAC_MIN);
+                h /= (crate::exp::exp(ALPHA * ln_err) / SAFETY).min(1.0 / FAC_MIN);
                 rejected_before = true;
                 self.stats.rejected_steps += 1;
                 continue;
@@ -361,7 +361,7 @@ impl Integrator for FastDopri5 {
             let cut = theta < 1.0;
             let x_end = if cut { x + theta * h } else { x_new };
 
-            let fac = ((ALPHA * ln_err - BETA * self.ln_err_prev).exp() / SAFETY)
+            let fac = (crate::exp::exp(ALPHA * ln_err - BETA * self.ln_err_prev) / SAFETY)
                 .clamp(1.0 / FAC_MAX, 1.0 / FAC_MIN);
             let mut h_new = (h / fac).min(h_max);
             if rejected_before {
