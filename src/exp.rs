@@ -163,7 +163,7 @@ const TWO_J_N: [u64; N] = [
 ];
 
 /// e^x.
-#[inline]
+#[inline(always)]
 pub(crate) fn exp(x: f64) -> f64 {
     if !in_range(x) {
         return x.exp();
@@ -174,7 +174,7 @@ pub(crate) fn exp(x: f64) -> f64 {
 
 /// [`exp`] of two arguments side by side: the same operations lane by lane, which the
 /// compiler pairs into two-wide vector instructions; bit for bit [`exp`] of each.
-#[inline]
+#[inline(always)]
 pub(crate) fn exp_pair(x: [f64; 2]) -> [f64; 2] {
     if !(in_range(x[0]) && in_range(x[1])) {
         return x.map(exp);
@@ -185,13 +185,13 @@ pub(crate) fn exp_pair(x: [f64; 2]) -> [f64; 2] {
 }
 
 /// |x| < X_MAX (false for NaN).
-#[inline]
+#[inline(always)]
 fn in_range(x: f64) -> bool {
     x.abs() < X_MAX
 }
 
 /// x = ln(s) + r with s = 2^(k/N) for the integer k nearest x·N/ln2 and |r| ≤ ln2/(2N).
-#[inline]
+#[inline(always)]
 fn reduce(x: f64) -> (f64, f64) {
     let kd = x * N_OVER_LN2 + SHIFT;
     let ki = kd.to_bits().wrapping_sub(SHIFT.to_bits()) as i64;
@@ -205,7 +205,7 @@ fn reduce(x: f64) -> (f64, f64) {
 }
 
 /// e^r − 1 to r⁵ (|r| ≤ 0.0028: the next term is below 2^−60), in Estrin's form.
-#[inline]
+#[inline(always)]
 fn expm1_poly(r: f64) -> f64 {
     let r2 = r * r;
     r + r2 * (0.5 + r * (1.0 / 6.0)) + (r2 * r2) * (1.0 / 24.0 + r * (1.0 / 120.0))

@@ -16,6 +16,7 @@ pub(crate) struct Bracket {
 /// running, so both ends move and convergence is superlinear — until b − a ≤ `width` or
 /// `max_evaluations` are spent. Where round-off puts the secant point on an end, the bracket
 /// is halved instead.
+#[inline(always)]
 pub(crate) fn illinois(
     mut g: impl FnMut(f64) -> f64,
     mut a: f64,

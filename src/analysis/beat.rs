@@ -154,7 +154,7 @@ impl Signal {
     /// Adds the next sample, `dt` s after the last. The samples are finite (the beat has
     /// passed `check_physical`), so the extrema are plain comparisons, one instruction each,
     /// where `f64::max` also handles NaN.
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, dt: f64, v: f64) {
         self.integral += 0.5 * dt * (self.last + v);
         self.max = if v > self.max { v } else { self.max };
@@ -183,11 +183,15 @@ struct Signals {
 }
 
 impl Signals {
+    #[inline(always)]
     fn values(circ: &Circulation, h: &MetricPressures, y: &State) -> [f64; 11] {
         let (q_pump_l, q_pump_r) = (y[Slot::QPumpL.i()], y[Slot::QPumpR.i()]);
-        let (torque, placement) = circ.pump(Side::Left).map_or((0.0, 0.0), |c| {
+        // `if let`, not `map_or`: the adaptor is not inlined into the kernel's AVX2 copy.
+        let (torque, placement) = if let Some(c) = circ.pump(Side::Left) {
             (c.pump.torque_mnm(q_pump_l), h.outlet_pressure(c.outlet))
-        });
+        } else {
+            (0.0, 0.0)
+        };
         [
             h.p_ao,
             h.p_pa,
@@ -221,7 +225,7 @@ impl Signals {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, circ: &Circulation, dt: f64, h: &MetricPressures, y: &State) {
         let [p_ao, p_pa, p_la, p_ra, p_lv, q_av, q_mr, q_pump_l, q_pump_r, torque, placement] =
             Self::values(circ, h, y);
@@ -241,6 +245,7 @@ impl Signals {
 
 /// Computes the metrics of one beat from its samples (both ends included), in one pass that
 /// evaluates the pressures and flows once per sample and keeps none of them.
+#[inline(always)]
 pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -> BeatMetrics {
     let p = circ.parameters();
     let period = clock.period;
@@ -302,15 +307,21 @@ pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -
     // pump) is not filling. Without forward mitral flow in the beat (the valve closed in
     // diastole, as in severe aortic regurgitation) end-diastole is the onset itself.
     let i_contracting = last_filling.map_or(0, |i| (i + 1).min(i_es));
-    let argmax = |v: &dyn Fn(usize) -> f64| {
-        let v_max = (0..=i_contracting).map(v).fold(f64::MIN, f64::max);
+    // (Plain loops over a slot, where a `&dyn Fn` through iterator adaptors cost a dynamic
+    // call per sample and stayed out of the kernel's AVX2 copy.)
+    let argmax = |slot: Slot| {
+        let v = |i: usize| samples[i].1[slot.i()];
+        let mut v_max = f64::MIN;
+        for i in 0..=i_contracting {
+            v_max = v_max.max(v(i));
+        }
         let band = (1e-4 * v_max.abs()).max(0.05);
         (0..=i_contracting)
-            .position(|i| v(i) >= v_max - band)
+            .find(|&i| v(i) >= v_max - band)
             .unwrap_or(0)
     };
-    let i_ed = argmax(&v_lv);
-    let i_ed_rv = argmax(&v_rv);
+    let i_ed = argmax(Slot::VLv);
+    let i_ed_rv = argmax(Slot::VRv);
 
     let lvedv = v_lv(i_ed);
     let lvesv = v_lv(i_es);

@@ -49,7 +49,7 @@ pub struct StoppedRotor {
 
 impl StoppedRotor {
     /// H_0(q), mmHg, for q in mL/s.
-    #[inline]
+    #[inline(always)]
     pub fn head_mmhg(&self, q_ml_s: f64) -> f64 {
         -self.k_mmhg_s2_per_ml2 * q_ml_s * q_ml_s.abs() - self.r_mmhg_s_per_ml * q_ml_s
     }
@@ -291,7 +291,7 @@ impl HeadTable {
 
     /// Affinity-scaled head r²·H(q/r), mmHg, for speed ratio r = ω/ω_k > 0. Written without
     /// q/r outside the table, so r → 0 stays finite (the term tends to 0).
-    #[inline]
+    #[inline(always)]
     fn scaled_head(&self, q_ml_s: f64, ratio: SpeedRatio) -> f64 {
         let r = ratio.r;
         let q_lo = r * self.q_first_ml_s;
@@ -409,7 +409,7 @@ impl PumpCurve {
     /// - ω_k ≤ ω < ω_k+1: H = (1 − λ)·r_k²·H_k(q/r_k) + λ·r_k+1²·H_k+1(q/r_k+1),
     ///   λ = (ω − ω_k)/(ω_k+1 − ω_k);
     /// - ω ≥ ω_max: H = r_max²·H_max(q/r_max).
-    #[inline]
+    #[inline(always)]
     pub fn head_mmhg(&self, q_ml_s: f64, speed_rpm: f64) -> f64 {
         self.head_at(q_ml_s, &self.at_speed(speed_rpm))
     }
@@ -453,7 +453,7 @@ impl PumpCurve {
     }
 
     /// [`PumpCurve::head_mmhg`] at a speed located by [`PumpCurve::at_speed`].
-    #[inline]
+    #[inline(always)]
     pub fn head_at(&self, q_ml_s: f64, at: &SpeedPoint) -> f64 {
         match *at {
             SpeedPoint::Stopped => self.stopped.head_mmhg(q_ml_s),

@@ -74,7 +74,7 @@ impl InletSuction {
     }
 
     /// R_s(V), mmHg·s/mL.
-    #[inline]
+    #[inline(always)]
     pub fn resistance(&self, v_ml: f64) -> f64 {
         if v_ml >= self.v_onset_ml {
             return 0.0;
@@ -88,7 +88,7 @@ impl InletSuction {
     }
 
     /// Whether the inlet is obstructed at volume `v_ml`.
-    #[inline]
+    #[inline(always)]
     pub fn active(&self, v_ml: f64) -> bool {
         v_ml < self.v_onset_ml
     }
@@ -170,20 +170,20 @@ impl Pump {
     }
 
     /// Head the rotor generates at cannula flow `q_ml_s`, mmHg.
-    #[inline]
+    #[inline(always)]
     pub fn head_mmhg(&self, q_ml_s: f64) -> f64 {
         self.curve.head_at(q_ml_s, &self.speed)
     }
 
     /// dQ/dt, mL/s², given inlet and outlet pressures and the inlet obstruction R_s.
-    #[inline]
+    #[inline(always)]
     pub fn dq_dt(&self, q_ml_s: f64, p_in: f64, p_out: f64, r_suction: f64) -> f64 {
         (self.head_mmhg(q_ml_s) - (p_out - p_in) - r_suction * q_ml_s.max(0.0)) / self.inertance
     }
 
     /// Hydraulic torque on the rotor, mN·m: H·Q/ω. The console's motor current is
     /// proportional to the motor torque; no current law is published, so this is the proxy.
-    #[inline]
+    #[inline(always)]
     pub fn torque_mnm(&self, q_ml_s: f64) -> f64 {
         let omega_rad_s = self.speed_rpm * std::f64::consts::TAU / 60.0;
         if omega_rad_s <= 0.0 {

@@ -196,7 +196,7 @@ impl Activation {
     }
 
     /// e(t) for time since onset `t` in s; 0 before onset.
-    #[inline]
+    #[inline(always)]
     pub fn eval(&self, t: f64) -> f64 {
         if !(t > self.t_exact && t < self.t_end) {
             return self.formula.eval(t);
@@ -229,14 +229,14 @@ pub struct BeatClock {
 
 impl BeatClock {
     /// Time since ventricular onset, s.
-    #[inline]
+    #[inline(always)]
     pub fn ventricular_time(&self, t: f64) -> f64 {
         t - self.t_start
     }
 
     /// Time since the most recent atrial onset, s. The atria of this beat's successor start
     /// PR before the beat ends; before that, the atrial contraction that led this beat runs on.
-    #[inline]
+    #[inline(always)]
     pub fn atrial_time(&self, t: f64) -> f64 {
         self.atrial_time_on(t, t - self.t_start >= self.period - self.pr)
     }
@@ -244,7 +244,7 @@ impl BeatClock {
     /// [`BeatClock::atrial_time`] counted from the next atrial onset if `after_onset`, else
     /// from the one before, whichever side of the next onset `t` is on: the time a step that
     /// holds its branches through the onset ([`crate::solver::OdeSystem::rhs_on`]) uses.
-    #[inline]
+    #[inline(always)]
     pub fn atrial_time_on(&self, t: f64, after_onset: bool) -> f64 {
         let tv = t - self.t_start;
         if after_onset {

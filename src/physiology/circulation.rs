@@ -97,7 +97,7 @@ impl Slot {
     ];
 
     /// Index in the state vector.
-    #[inline]
+    #[inline(always)]
     pub const fn i(self) -> usize {
         self as usize
     }
@@ -164,7 +164,7 @@ pub struct Hemodynamics {
 
 impl Hemodynamics {
     /// Pressure of a volume compartment, mmHg.
-    #[inline]
+    #[inline(always)]
     pub fn pressure(&self, slot: Slot) -> f64 {
         match slot {
             Slot::VLa => self.p_la,
@@ -252,7 +252,7 @@ pub struct MetricPressures {
 impl MetricPressures {
     /// Pressure of a compartment a left pump can eject into (aorta or LV), mmHg; NaN for
     /// others.
-    #[inline]
+    #[inline(always)]
     pub fn outlet_pressure(&self, slot: Slot) -> f64 {
         match slot {
             Slot::VAo => self.p_ao,
@@ -376,6 +376,7 @@ impl Circulation {
     }
 
     /// The coupled pumps, left first.
+    #[inline(always)]
     pub fn pumps(&self) -> impl Iterator<Item = &PumpCoupling> {
         self.left.iter().chain(self.right.iter())
     }
@@ -412,14 +413,14 @@ impl Circulation {
     }
 
     /// Pressures and flows at time `t` within the beat of `clock`.
-    #[inline]
+    #[inline(always)]
     pub fn hemodynamics(&self, clock: &BeatClock, t: f64, y: &State) -> Hemodynamics {
         self.hemodynamics_on(clock, t, y, None)
     }
 
     /// [`Circulation::hemodynamics`], with the valve laws held on `branches` if given, else
     /// on the branch the pressure difference selects.
-    #[inline]
+    #[inline(always)]
     fn hemodynamics_on(
         &self,
         clock: &BeatClock,
@@ -500,7 +501,7 @@ impl Circulation {
 
     /// [`MetricPressures`] at time `t` within the beat of `clock`: the same values as
     /// [`Circulation::hemodynamics`] gives for them.
-    #[inline]
+    #[inline(always)]
     pub fn metric_pressures(&self, clock: &BeatClock, t: f64, y: &State) -> MetricPressures {
         let p = &self.p;
         let e_v = self.ventricle.eval(clock.ventricular_time(t));
@@ -530,7 +531,7 @@ impl Circulation {
     }
 
     /// dy/dt at time `t` within the beat of `clock`. Allocates nothing.
-    #[inline]
+    #[inline(always)]
     pub fn rhs(&self, clock: &BeatClock, t: f64, y: &State, dy: &mut State) {
         self.rhs_of(&self.hemodynamics(clock, t, y), y, dy);
     }
@@ -543,14 +544,14 @@ impl Circulation {
     /// Switching functions of the right-hand side, which is smooth while none changes sign:
     /// the four valve pressure differences (each valve law has a kink at ΔP = 0) and the time
     /// to the next atrial onset (where the atrial clock restarts). Writes them into `g`.
-    #[inline]
+    #[inline(always)]
     pub fn switching(&self, clock: &BeatClock, t: f64, y: &State, g: &mut [f64]) {
         Self::switching_of(&self.hemodynamics(clock, t, y), clock, t, g);
     }
 
     /// [`Circulation::rhs`] and [`Circulation::switching`] from one evaluation of the
     /// pressures, with the valve laws held on `branches` if given ([`Circulation::rhs_on`]).
-    #[inline]
+    #[inline(always)]
     pub fn rhs_switching(
         &self,
         clock: &BeatClock,
@@ -569,7 +570,7 @@ impl Circulation {
     /// whichever side of it the state is on: the smooth continuation of the right-hand side
     /// past a valve opening or closing, for an integrator that keeps every stage of a step
     /// on one branch and switches only at the located crossing (docs/model.md).
-    #[inline]
+    #[inline(always)]
     pub fn rhs_on(
         &self,
         clock: &BeatClock,
@@ -581,7 +582,7 @@ impl Circulation {
         self.rhs_of(&self.hemodynamics_on(clock, t, y, Some(branches)), y, dy);
     }
 
-    #[inline]
+    #[inline(always)]
     fn switching_of(h: &Hemodynamics, clock: &BeatClock, t: f64, g: &mut [f64]) {
         g[0] = h.p_la - h.p_lv;
         g[1] = h.p_lv - h.p_ao;
@@ -591,7 +592,7 @@ impl Circulation {
     }
 
     /// dy/dt from the pressures and flows `h` at state `y`.
-    #[inline]
+    #[inline(always)]
     fn rhs_of(&self, h: &Hemodynamics, y: &State, dy: &mut State) {
         let q_ao = y[Slot::QAo.i()];
         let q_pa = y[Slot::QPa.i()];

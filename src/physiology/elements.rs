@@ -13,14 +13,14 @@ const ORIFICE_SMOOTHING_MMHG: f64 = 0.5;
 
 /// Transmural chamber pressure, mmHg:
 /// P = e·E_es·(V − V_0) + (1 − e)·A·(exp(B·(V − V_0)) − 1).
-#[inline]
+#[inline(always)]
 pub fn chamber_pressure(c: &ChamberParams, e: f64, v_ml: f64) -> f64 {
     with_passive(c, e, v_ml, edpvr(c, v_ml))
 }
 
 /// [`chamber_pressure`] of two chambers under one activation e (the two atria or the two
 /// ventricles), their exponentials evaluated side by side ([`crate::exp::exp_pair`]).
-#[inline]
+#[inline(always)]
 pub fn chamber_pressures(c: [&ChamberParams; 2], e: f64, v_ml: [f64; 2]) -> [f64; 2] {
     let [a, b] = c;
     let [ea, eb] = crate::exp::exp_pair([edpvr_exponent(a, v_ml[0]), edpvr_exponent(b, v_ml[1])]);
@@ -31,19 +31,19 @@ pub fn chamber_pressures(c: [&ChamberParams; 2], e: f64, v_ml: [f64; 2]) -> [f64
 }
 
 /// e·E_es·(V − V_0) + (1 − e)·P_ed, mmHg, for the passive pressure P_ed at V.
-#[inline]
+#[inline(always)]
 fn with_passive(c: &ChamberParams, e: f64, v_ml: f64, p_ed: f64) -> f64 {
     e * c.ees * (v_ml - c.v0) + (1.0 - e) * p_ed
 }
 
 /// End-diastolic (passive) pressure P_ed(V) = A·(exp(B·(V − V_0)) − 1), mmHg.
-#[inline]
+#[inline(always)]
 pub fn edpvr(c: &ChamberParams, v_ml: f64) -> f64 {
     c.edpvr_a * (crate::exp::exp(edpvr_exponent(c, v_ml)) - 1.0)
 }
 
 /// B·(V − V_0), the EDPVR's exponent.
-#[inline]
+#[inline(always)]
 fn edpvr_exponent(c: &ChamberParams, v_ml: f64) -> f64 {
     c.edpvr_b * (v_ml - c.v0)
 }
@@ -60,7 +60,7 @@ pub fn edpvr_area(c: &ChamberParams, v_ml: f64) -> f64 {
 }
 
 /// Pericardial pressure acting on both ventricles, mmHg.
-#[inline]
+#[inline(always)]
 pub fn pericardial_pressure(p: &PericardiumParams, v_lv: f64, v_rv: f64) -> f64 {
     p.p0 * (crate::exp::exp(p.lambda * (v_lv + v_rv - p.v0)) - 1.0)
 }
@@ -70,7 +70,7 @@ pub const FUNCTIONAL_OPENING_SPAN_ML: f64 = 40.0;
 
 /// Effective regurgitant area (cm²) of an atrioventricular valve whose ventricle holds
 /// `v_ml`: EROA · clamp((V − V_c)/ΔV, 0, 1); the full EROA when V_c = 0.
-#[inline]
+#[inline(always)]
 pub fn regurgitant_area(v: &ValveParams, ventricle_ml: f64) -> f64 {
     if v.coaptation_volume <= 0.0 {
         return v.regurgitant_area;
@@ -81,7 +81,7 @@ pub fn regurgitant_area(v: &ValveParams, ventricle_ml: f64) -> f64 {
 
 /// Valve flow for ΔP = P_upstream − P_downstream, mL/s: forward through R; backward through
 /// a regurgitant orifice of `area_cm2` (zero when competent).
-#[inline]
+#[inline(always)]
 pub fn valve_flow(v: &ValveParams, dp_mmhg: f64, area_cm2: f64) -> f64 {
     valve_flow_on(v, dp_mmhg, area_cm2, dp_mmhg >= 0.0)
 }
@@ -90,7 +90,7 @@ pub fn valve_flow(v: &ValveParams, dp_mmhg: f64, area_cm2: f64) -> f64 {
 /// `forward`, else the backward (regurgitant) law, continued smoothly past ΔP = 0. Each branch
 /// is then smooth across ΔP = 0, where the valve law itself has a kink; an integrator holds a
 /// branch for a whole step and switches it only at the located crossing.
-#[inline]
+#[inline(always)]
 pub fn valve_flow_on(v: &ValveParams, dp_mmhg: f64, area_cm2: f64, forward: bool) -> f64 {
     if forward {
         dp_mmhg / v.r
@@ -112,7 +112,7 @@ pub fn valve_flow_on(v: &ValveParams, dp_mmhg: f64, area_cm2: f64, forward: bool
 }
 
 /// Pressure in a compliant vessel, mmHg: P = (V − V_u)/C.
-#[inline]
+#[inline(always)]
 pub fn vessel_pressure(v_ml: f64, vu_ml: f64, c_ml_per_mmhg: f64) -> f64 {
     (v_ml - vu_ml) / c_ml_per_mmhg
 }

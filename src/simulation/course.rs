@@ -5,8 +5,8 @@
 
 use serde::Serialize;
 
-use super::{check_physical, AlarmTracker, Beat, BeatSystem, RunResult, RunSettings, SimError};
-use crate::analysis::{beat_metrics, beat_to_beat_change, BeatMetrics};
+use super::{AlarmTracker, Beat, BeatSystem, RunResult, RunSettings, SimError};
+use crate::analysis::{beat_to_beat_change, BeatMetrics};
 use crate::devices::Pump;
 use crate::physiology::drugs::Drug;
 use crate::physiology::{Circulation, Parameters, State};
@@ -552,7 +552,8 @@ pub fn run_course<I: Integrator>(
             if !samples.is_empty() {
                 samples.pop();
             }
-            y_cur = integrator.integrate(
+            y_cur = super::kernel::integrate(
+                integrator,
                 &BeatSystem { circ: &circ, clock },
                 seg_start,
                 seg_end,
@@ -570,8 +571,7 @@ pub fn run_course<I: Integrator>(
             seg_start = seg_end;
         }
         st.net_fluid_ml += fluid_ml;
-        check_physical(&samples)?;
-        let metrics = beat_metrics(&circ, &clock, &samples);
+        let metrics = super::kernel::measure(&circ, &clock, &samples)?;
         alarms.observe(&circ, &clock, &samples, &metrics);
         let change = beat_to_beat_change(&y, &y_cur);
         y = y_cur;

@@ -2,11 +2,12 @@
 //! A scenario with a course continues from steady state through its events ([`course`]).
 
 pub mod course;
+mod kernel;
 
 use thiserror::Error;
 
 use crate::analysis::console::{active_alarms, suction_onsets};
-use crate::analysis::{beat_metrics, beat_to_beat_change, BeatMetrics, ConsoleEvent};
+use crate::analysis::{beat_to_beat_change, BeatMetrics, ConsoleEvent};
 use crate::physiology::activation::BeatClock;
 use crate::physiology::{Circulation, ParameterError, Parameters, Slot, State};
 use crate::solver::{
@@ -136,12 +137,12 @@ pub struct BeatSystem<'a> {
 }
 
 impl OdeSystem for BeatSystem<'_> {
-    #[inline]
+    #[inline(always)]
     fn rhs(&self, t: f64, y: &State, dy: &mut State) {
         self.circ.rhs(&self.clock, t, y, dy);
     }
 
-    #[inline]
+    #[inline(always)]
     fn switching(&self, t: f64, y: &State, g: &mut Switches) -> usize {
         self.circ.switching(&self.clock, t, y, g);
         Circulation::N_SWITCHES
@@ -155,13 +156,13 @@ impl OdeSystem for BeatSystem<'_> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn rhs_on(&self, t: f64, y: &State, branches: Branches, dy: &mut State) {
         // The valves' switching functions come first, in the bit order of ValveBranches.
         self.circ.rhs_on(&self.clock, t, y, branches, dy);
     }
 
-    #[inline]
+    #[inline(always)]
     fn rhs_switching(
         &self,
         t: f64,
@@ -225,7 +226,8 @@ pub fn run_model<I: Integrator>(
         let clock = circ.clock(t);
         let n = ((clock.period / settings.sample_interval).round() as usize).max(8);
         let mut samples = Vec::with_capacity(n + 1);
-        let y_next = integrator.integrate(
+        let y_next = kernel::integrate(
+            integrator,
             &BeatSystem { circ: &circ, clock },
             t,
             t + clock.period,
@@ -233,8 +235,7 @@ pub fn run_model<I: Integrator>(
             n,
             &mut samples,
         )?;
-        check_physical(&samples)?;
-        let metrics = beat_metrics(&circ, &clock, &samples);
+        let metrics = kernel::measure(&circ, &clock, &samples)?;
         alarms.observe(&circ, &clock, &samples, &metrics);
         beats.push(Beat {
             clock,
@@ -342,17 +343,23 @@ impl AlarmTracker {
 }
 
 /// Refuses non-finite states and negative volumes, naming the state and time.
+#[inline(always)]
 pub(crate) fn check_physical(samples: &[Sample]) -> Result<(), SimError> {
     // A quick test per sample: the sum of the values is finite if they all are (a sum that
     // overflows sends a sound sample to the search below, which then finds nothing), and
     // the volumes' minimum is not negative. Only a sample that fails it is searched for the
     // slot to name.
+    // (Plain loops: iterator adaptors are not inlined into the AVX2 copy of the kernel.)
     let sound = |y: &State| {
-        let min_volume = Slot::VOLUMES
-            .iter()
-            .map(|s| y[s.i()])
-            .fold(f64::INFINITY, |m, v| if v < m { v } else { m });
-        y.sum().is_finite() && min_volume >= 0.0
+        let (mut sum, mut min_volume) = (0.0, f64::INFINITY);
+        for v in y.iter() {
+            sum += v;
+        }
+        for s in Slot::VOLUMES {
+            let v = y[s.i()];
+            min_volume = if v < min_volume { v } else { min_volume };
+        }
+        sum.is_finite() && min_volume >= 0.0
     };
     for (t, y) in samples.iter().filter(|(_, y)| !sound(y)) {
         if let Some(s) = Slot::ALL.iter().find(|s| !y[s.i()].is_finite()) {

@@ -123,7 +123,7 @@ impl FastDopri5 {
     }
 
     /// Weighted RMS norm of `e` with the reference's scale atol + rtol·max(|y|, |y_new|).
-    #[inline]
+    #[inline(always)]
     fn error_norm(&self, e: &State, y: &State, y_new: &State) -> f64 {
         let (rtol, atol) = (self.settings.rtol, self.settings.atol);
         let mut sum = 0.0;
@@ -163,6 +163,14 @@ impl FastDopri5 {
     }
 }
 
+/// The continuous extension y + θ(r1 + (1−θ)(r2 + θ(r3 + (1−θ)r4))).
+#[inline(always)]
+fn dense_at(y: &State, r: [&State; 4], th: f64) -> State {
+    let [r1, r2, r3, r4] = r;
+    let th1 = 1.0 - th;
+    y + (r1 + (r2 + (r3 + r4 * th1) * th) * th1) * th
+}
+
 /// A failure at time `t`, with its reason.
 fn failed(t: f64, reason: &str) -> SolverError {
     SolverError::Failed {
@@ -177,6 +185,7 @@ impl Integrator for FastDopri5 {
         NAME
     }
 
+    #[inline(always)]
     fn integrate<S: OdeSystem>(
         &mut self,
         sys: &S,
@@ -317,10 +326,7 @@ impl Integrator for FastDopri5 {
             let r2 = k1 * h - r1;
             let r3 = r1 - k7 * h - r2;
             let r4 = (k1 * D1 + k3 * D3 + k4 * D4 + k5 * D5 + k6 * D6 + k7 * D7) * h;
-            let dense = |th: f64| {
-                let th1 = 1.0 - th;
-                y + (r1 + (r2 + (r3 + r4 * th1) * th) * th1) * th
-            };
+            let dense = |th: f64| dense_at(&y, [&r1, &r2, &r3, &r4], th);
             // The first switch inside the step: the step ends just past it, with the state
             // there from the continuous extension — accurate up to it, since every stage held
             // the branches — and the next step starts on the switch's other branch. A switch
