@@ -13,17 +13,12 @@ use crate::physiology::activation::BeatClock;
 use crate::physiology::{Circulation, State};
 use crate::solver::{Integrator, Sample, SolverError};
 
-/// Whether this CPU runs the AVX2 copies (std caches the answer).
+/// Whether this CPU runs the AVX2 copies (std caches the answer). Other architectures have
+/// the baseline copy only.
+#[cfg(target_arch = "x86_64")]
 #[inline]
 fn avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    std::arch::is_x86_feature_detected!("avx2")
 }
 
 /// `integrator.integrate(sys, t0, t1, y0, n, out)` in the copy for this CPU.
