@@ -349,17 +349,12 @@ pub(crate) fn check_physical(samples: &[Sample]) -> Result<(), SimError> {
     // overflows sends a sound sample to the search below, which then finds nothing), and
     // the volumes' minimum is not negative. Only a sample that fails it is searched for the
     // slot to name.
-    // (Plain loops: iterator adaptors are not inlined into the AVX2 copy of the kernel.)
     let sound = |y: &State| {
-        let (mut sum, mut min_volume) = (0.0, f64::INFINITY);
-        for v in y.iter() {
-            sum += v;
-        }
-        for s in Slot::VOLUMES {
-            let v = y[s.i()];
-            min_volume = if v < min_volume { v } else { min_volume };
-        }
-        sum.is_finite() && min_volume >= 0.0
+        let min_volume = Slot::VOLUMES
+            .iter()
+            .map(|s| y[s.i()])
+            .fold(f64::INFINITY, |m, v| if v < m { v } else { m });
+        y.sum().is_finite() && min_volume >= 0.0
     };
     for (t, y) in samples.iter().filter(|(_, y)| !sound(y)) {
         if let Some(s) = Slot::ALL.iter().find(|s| !y[s.i()].is_finite()) {
