@@ -131,60 +131,48 @@ metrics! {
     blood_volume_ml,
 }
 
-/// One signal over a beat, sample by sample: its time integral (trapezoidal rule), maximum
-/// and minimum.
+/// The signals the metrics are made of, each taken from the pressures and flows of one
+/// sample; an index into [`Signals`]' arrays.
 #[derive(Debug, Clone, Copy)]
-struct Signal {
-    integral: f64,
-    max: f64,
-    min: f64,
-    last: f64,
+enum Sig {
+    PAo,
+    PPa,
+    PLa,
+    PRa,
+    PLv,
+    QAv,
+    /// Regurgitant (negative) part of the mitral flow.
+    QMr,
+    QPumpL,
+    QPumpR,
+    /// Hydraulic torque of the left pump (0 without one), mN·m.
+    Torque,
+    /// Placement signal: pressure at the left pump's outlet (0 without one), mmHg.
+    Placement,
 }
 
-impl Signal {
-    fn start(v: f64) -> Self {
-        Signal {
-            integral: 0.0,
-            max: v,
-            min: v,
-            last: v,
-        }
-    }
+/// Length of the signal arrays: the 11 [`Sig`]s and one unused lane (always 0), so that the
+/// arrays fill three four-wide vectors.
+const N_SIG: usize = 12;
 
-    /// Adds the next sample, `dt` s after the last. The samples are finite (the beat has
-    /// passed `check_physical`), so the extrema are plain comparisons, one instruction each,
-    /// where `f64::max` also handles NaN.
-    #[inline(always)]
-    fn push(&mut self, dt: f64, v: f64) {
-        self.integral += 0.5 * dt * (self.last + v);
-        self.max = if v > self.max { v } else { self.max };
-        self.min = if v < self.min { v } else { self.min };
-        self.last = v;
-    }
-}
+/// Samples per block of [`beat_metrics`]' loop.
+const BLOCK: usize = 32;
 
-/// The signals the metrics are made of, each taken from the pressures and flows of one sample.
+/// Every signal over a beat, sample by sample: its time integral (trapezoidal rule), maximum
+/// and minimum. Kept as arrays indexed by [`Sig`], so that a sample's update is one loop
+/// over all signals, which the compiler turns into vector instructions (same operations,
+/// element by element, as one signal at a time).
 #[derive(Debug, Clone, Copy)]
 struct Signals {
-    p_ao: Signal,
-    p_pa: Signal,
-    p_la: Signal,
-    p_ra: Signal,
-    p_lv: Signal,
-    q_av: Signal,
-    /// Regurgitant (negative) part of the mitral flow.
-    q_mr: Signal,
-    q_pump_l: Signal,
-    q_pump_r: Signal,
-    /// Hydraulic torque of the left pump (0 without one), mN·m.
-    torque: Signal,
-    /// Placement signal: pressure at the left pump's outlet (0 without one), mmHg.
-    placement: Signal,
+    integral: [f64; N_SIG],
+    max: [f64; N_SIG],
+    min: [f64; N_SIG],
+    last: [f64; N_SIG],
 }
 
 impl Signals {
     #[inline(always)]
-    fn values(circ: &Circulation, h: &MetricPressures, y: &State) -> [f64; 11] {
+    fn values(circ: &Circulation, h: &MetricPressures, y: &State) -> [f64; N_SIG] {
         let (q_pump_l, q_pump_r) = (y[Slot::QPumpL.i()], y[Slot::QPumpR.i()]);
         // `if let`, not `map_or`: the adaptor is not inlined into the kernel's AVX2 copy.
         let (torque, placement) = if let Some(c) = circ.pump(Side::Left) {
@@ -192,55 +180,83 @@ impl Signals {
         } else {
             (0.0, 0.0)
         };
-        [
-            h.p_ao,
-            h.p_pa,
-            h.p_la,
-            h.p_ra,
-            h.p_lv,
-            h.q_av,
-            h.q_mv.min(0.0),
-            q_pump_l,
-            q_pump_r,
-            torque,
-            placement,
-        ]
+        let mut v = [0.0; N_SIG];
+        v[Sig::PAo as usize] = h.p_ao;
+        v[Sig::PPa as usize] = h.p_pa;
+        v[Sig::PLa as usize] = h.p_la;
+        v[Sig::PRa as usize] = h.p_ra;
+        v[Sig::PLv as usize] = h.p_lv;
+        v[Sig::QAv as usize] = h.q_av;
+        v[Sig::QMr as usize] = h.q_mv.min(0.0);
+        v[Sig::QPumpL as usize] = q_pump_l;
+        v[Sig::QPumpR as usize] = q_pump_r;
+        v[Sig::Torque as usize] = torque;
+        v[Sig::Placement as usize] = placement;
+        v
     }
 
     fn start(circ: &Circulation, h: &MetricPressures, y: &State) -> Self {
-        let [p_ao, p_pa, p_la, p_ra, p_lv, q_av, q_mr, q_pump_l, q_pump_r, torque, placement] =
-            Self::values(circ, h, y).map(Signal::start);
+        let v = Self::values(circ, h, y);
         Signals {
-            p_ao,
-            p_pa,
-            p_la,
-            p_ra,
-            p_lv,
-            q_av,
-            q_mr,
-            q_pump_l,
-            q_pump_r,
-            torque,
-            placement,
+            integral: [0.0; N_SIG],
+            max: v,
+            min: v,
+            last: v,
         }
     }
 
+    /// Adds the next sample's values, `dt` s after the last. The samples are finite (the
+    /// beat has passed `check_physical`), so the extrema are plain comparisons, one
+    /// instruction each, where `f64::max` also handles NaN.
     #[inline(always)]
-    fn push(&mut self, circ: &Circulation, dt: f64, h: &MetricPressures, y: &State) {
-        let [p_ao, p_pa, p_la, p_ra, p_lv, q_av, q_mr, q_pump_l, q_pump_r, torque, placement] =
-            Self::values(circ, h, y);
-        self.p_ao.push(dt, p_ao);
-        self.p_pa.push(dt, p_pa);
-        self.p_la.push(dt, p_la);
-        self.p_ra.push(dt, p_ra);
-        self.p_lv.push(dt, p_lv);
-        self.q_av.push(dt, q_av);
-        self.q_mr.push(dt, q_mr);
-        self.q_pump_l.push(dt, q_pump_l);
-        self.q_pump_r.push(dt, q_pump_r);
-        self.torque.push(dt, torque);
-        self.placement.push(dt, placement);
+    #[allow(clippy::needless_range_loop)] // five arrays in step, one index
+    fn push(&mut self, dt: f64, v: &[f64; N_SIG]) {
+        for i in 0..N_SIG {
+            self.integral[i] += 0.5 * dt * (self.last[i] + v[i]);
+            self.max[i] = if v[i] > self.max[i] {
+                v[i]
+            } else {
+                self.max[i]
+            };
+            self.min[i] = if v[i] < self.min[i] {
+                v[i]
+            } else {
+                self.min[i]
+            };
+        }
+        self.last = *v;
     }
+
+    fn integral(&self, s: Sig) -> f64 {
+        self.integral[s as usize]
+    }
+
+    fn max(&self, s: Sig) -> f64 {
+        self.max[s as usize]
+    }
+
+    fn min(&self, s: Sig) -> f64 {
+        self.min[s as usize]
+    }
+}
+
+/// Index of the sample nearest `dt` after `t0`, the first of equally near ones, by the
+/// distance |t − t0 − dt|. The samples are in time order, so the distance falls up to the
+/// first sample at or past that time and rises from it: the nearest is that sample or the one
+/// before, found by bisection rather than a pass over every sample. 0 for no samples.
+#[inline(always)]
+fn nearest_sample(samples: &[Sample], t0: f64, dt: f64) -> usize {
+    let dist = |i: usize| (samples[i].0 - t0 - dt).abs();
+    let past = samples.partition_point(|s| s.0 - t0 - dt < 0.0);
+    if past < samples.len() && (past == 0 || dist(past) < dist(past - 1)) {
+        return past;
+    }
+    // Before it, equal distances mean equal times: the first of them.
+    let mut i = past.saturating_sub(1);
+    while i > 0 && dist(i - 1) == dist(i) {
+        i -= 1;
+    }
+    i
 }
 
 /// Computes the metrics of one beat from its samples (both ends included), in one pass that
@@ -255,16 +271,7 @@ pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -
 
     // End-systole: the sample nearest peak ventricular elastance (Suga's definition).
     let t0 = clock.t_start;
-    let i_es = samples
-        .iter()
-        .enumerate()
-        .min_by(|a, b| {
-            let da = (a.1 .0 - t0 - circ.t_end_systole()).abs();
-            let db = (b.1 .0 - t0 - circ.t_end_systole()).abs();
-            da.total_cmp(&db)
-        })
-        .map(|(i, _)| i)
-        .unwrap_or(0);
+    let i_es = nearest_sample(samples, t0, circ.t_end_systole());
 
     let suction_active = |y: &State| {
         circ.pumps()
@@ -279,24 +286,41 @@ pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -
     // Last sample up to end-systole with forward mitral flow.
     let mut last_filling = (h0.q_mv > 0.0).then_some(0);
     let mut lvesp = h0.p_lv;
-    for (k, w) in (1..).zip(samples.windows(2)) {
-        // Sample k = w[1], the window's end.
-        let h = pressures(&w[1]);
-        let dt = w[1].0 - w[0].0;
-        p_dv += 0.5 * (signals.p_lv.last + h.p_lv) * (v_lv(k) - v_lv(k - 1));
-        if 0.5 * (signals.q_av.last + h.q_av) > AV_OPEN_THRESHOLD_ML_S {
-            open_time += dt;
+    // Samples in blocks: first each sample's pressures and signal values, then the signals
+    // folded in. Folding each sample as it comes read the last sample's values back while
+    // their stores were still in flight (they are written one by one and read as vectors),
+    // which stalled the loop.
+    let (mut p_lv_last, mut q_av_last) = (h0.p_lv, h0.q_av);
+    let mut values = [[0.0; N_SIG]; BLOCK];
+    let mut dts = [0.0; BLOCK];
+    let mut k = 1;
+    while k < samples.len() {
+        let n = BLOCK.min(samples.len() - k);
+        for j in 0..n {
+            let (w0, w1) = (&samples[k + j - 1], &samples[k + j]);
+            let h = pressures(w1);
+            let dt = w1.0 - w0.0;
+            p_dv += 0.5 * (p_lv_last + h.p_lv) * (w1.1[Slot::VLv.i()] - w0.1[Slot::VLv.i()]);
+            if 0.5 * (q_av_last + h.q_av) > AV_OPEN_THRESHOLD_ML_S {
+                open_time += dt;
+            }
+            if suction_active(&w0.1) {
+                suction_time += dt;
+            }
+            if k + j <= i_es && h.q_mv > 0.0 {
+                last_filling = Some(k + j);
+            }
+            if k + j == i_es {
+                lvesp = h.p_lv;
+            }
+            (p_lv_last, q_av_last) = (h.p_lv, h.q_av);
+            values[j] = Signals::values(circ, &h, &w1.1);
+            dts[j] = dt;
         }
-        if suction_active(&w[0].1) {
-            suction_time += dt;
+        for j in 0..n {
+            signals.push(dts[j], &values[j]);
         }
-        if k <= i_es && h.q_mv > 0.0 {
-            last_filling = Some(k);
-        }
-        if k == i_es {
-            lvesp = h.p_lv;
-        }
-        signals.push(circ, dt, &h, &w[1].1);
+        k += n;
     }
     let stroke_work = -p_dv;
 
@@ -329,10 +353,10 @@ pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -
     let rvesv = v_rv(i_es);
     let sv = lvedv - lvesv;
 
-    let mean = |s: &Signal| s.integral / period;
-    let native_sv = signals.q_av.integral;
+    let mean = |s: Sig| signals.integral(s) / period;
+    let native_sv = signals.integral(Sig::QAv);
     let native_flow = native_sv / period * ML_S_TO_L_MIN;
-    let pump_flow = mean(&signals.q_pump_l) * ML_S_TO_L_MIN;
+    let pump_flow = mean(Sig::QPumpL) * ML_S_TO_L_MIN;
     // Only a pump that moves blood from the LV into the aorta adds to systemic flow; a
     // malpositioned one recirculates within one compartment.
     let delivered = circ
@@ -340,11 +364,11 @@ pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -
         .filter(|c| c.inlet == Slot::VLv && c.outlet == Slot::VAo)
         .map_or(0.0, |_| pump_flow);
     let co = native_flow + delivered;
-    let map = mean(&signals.p_ao);
-    let cvp = mean(&signals.p_ra);
-    let pasp = signals.p_pa.max;
-    let padp = signals.p_pa.min;
-    let mr_volume = 0.0 - signals.q_mr.integral;
+    let map = mean(Sig::PAo);
+    let cvp = mean(Sig::PRa);
+    let pasp = signals.max(Sig::PPa);
+    let padp = signals.min(Sig::PPa);
+    let mr_volume = 0.0 - signals.integral(Sig::QMr);
     let span = samples[samples.len() - 1].0 - samples[0].0;
 
     // Potential energy: triangle under the ESPVR down to V0, less the passive EDPVR area.
@@ -352,22 +376,22 @@ pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -
 
     BeatMetrics {
         hr_bpm: 60.0 / period,
-        sbp_mmhg: signals.p_ao.max,
-        dbp_mmhg: signals.p_ao.min,
+        sbp_mmhg: signals.max(Sig::PAo),
+        dbp_mmhg: signals.min(Sig::PAo),
         map_mmhg: map,
         native_flow_l_min: native_flow,
         pump_flow_l_min: pump_flow,
-        pump_flow_max_l_min: signals.q_pump_l.max * ML_S_TO_L_MIN,
-        pump_flow_min_l_min: signals.q_pump_l.min * ML_S_TO_L_MIN,
+        pump_flow_max_l_min: signals.max(Sig::QPumpL) * ML_S_TO_L_MIN,
+        pump_flow_min_l_min: signals.min(Sig::QPumpL) * ML_S_TO_L_MIN,
         total_flow_l_min: co,
         co_l_min: co,
         ci_l_min_m2: co / p.bsa,
         pump_speed_rpm: circ.pump(Side::Left).map_or(0.0, |c| c.pump.speed_rpm()),
-        pump_torque_mnm: signals.torque.integral / span,
-        pump_torque_pulsatility_mnm: signals.torque.max - signals.torque.min,
-        placement_max_mmhg: signals.placement.max,
-        placement_min_mmhg: signals.placement.min,
-        rp_flow_l_min: mean(&signals.q_pump_r) * ML_S_TO_L_MIN,
+        pump_torque_mnm: signals.integral(Sig::Torque) / span,
+        pump_torque_pulsatility_mnm: signals.max(Sig::Torque) - signals.min(Sig::Torque),
+        placement_max_mmhg: signals.max(Sig::Placement),
+        placement_min_mmhg: signals.min(Sig::Placement),
+        rp_flow_l_min: mean(Sig::QPumpR) * ML_S_TO_L_MIN,
         rp_speed_rpm: circ.pump(Side::Right).map_or(0.0, |c| c.pump.speed_rpm()),
         suction_fraction: suction_time / period,
         sv_ml: sv,
@@ -377,15 +401,15 @@ pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -
         lvesv_ml: lvesv,
         lvedp_mmhg: pressures(&samples[i_ed]).p_lv,
         lvesp_mmhg: lvesp,
-        lvsp_mmhg: signals.p_lv.max,
+        lvsp_mmhg: signals.max(Sig::PLv),
         rvedv_ml: rvedv,
         rvesv_ml: rvesv,
         rvef_pct: 100.0 * (rvedv - rvesv) / rvedv,
-        pcwp_mmhg: mean(&signals.p_la),
+        pcwp_mmhg: mean(Sig::PLa),
         cvp_mmhg: cvp,
         pasp_mmhg: pasp,
         padp_mmhg: padp,
-        mpap_mmhg: mean(&signals.p_pa),
+        mpap_mmhg: mean(Sig::PPa),
         cpo_w: map * co * MMHG_L_MIN_TO_W,
         papi: (pasp - padp) / cvp,
         stroke_work_mmhg_ml: stroke_work,
@@ -394,5 +418,39 @@ pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -
         mr_volume_ml: mr_volume,
         mr_fraction: if sv > 0.0 { mr_volume / sv } else { 0.0 },
         blood_volume_ml: crate::physiology::circulation::total_volume(&samples[0].1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn nearest_sample_is_the_first_nearest_of_a_full_scan(
+            steps in prop::collection::vec(prop_oneof![Just(0.0), 1e-4..2e-3f64], 0..60),
+            t0 in -1.0..1e4f64,
+            dt in -0.01..0.2f64,
+        ) {
+            let mut t = t0;
+            let samples: Vec<Sample> = steps
+                .iter()
+                .map(|step| {
+                    t += step;
+                    (t, State::zeros())
+                })
+                .collect();
+            let scan = samples
+                .iter()
+                .enumerate()
+                .min_by(|a, b| {
+                    let da = (a.1 .0 - t0 - dt).abs();
+                    let db = (b.1 .0 - t0 - dt).abs();
+                    da.total_cmp(&db)
+                })
+                .map_or(0, |(i, _)| i);
+            prop_assert_eq!(nearest_sample(&samples, t0, dt), scan);
+        }
     }
 }
