@@ -10,10 +10,11 @@
 //! Agrees with `f64::exp` to within one unit in the last place over the range tested (test
 //! below); plain multiplications and additions only (no fused multiply-add, which the
 //! baseline x86-64 target lacks), so results depend neither on the CPU nor on the C
-//! library's version. [`exp_pair`] evaluates two side by side in two-wide vector
-//! instructions (the atria, the ventricles). Measured (docs/benchmarks.md): 1.02× end to
-//! end for the inlined exp, 1.05× more for the pairs; an earlier inlined exp without a
-//! table (a degree-13 polynomial) was slower than the C library's.
+//! library's version. [`exp_lanes`] evaluates several side by side in vector instructions
+//! (the four chambers' EDPVRs; the atria, left ventricle and pericardium of the beat
+//! metrics; the activation's two Hill terms). Measured (docs/benchmarks.md): 1.02× end to
+//! end for the inlined exp, 1.05× more for pairs, 1.04× more for four at once; an earlier
+//! inlined exp without a table (a degree-13 polynomial) was slower than the C library's.
 
 /// Table size N, a power of two.
 const N: usize = 128;
@@ -172,16 +173,16 @@ pub(crate) fn exp(x: f64) -> f64 {
     s + s * expm1_poly(r)
 }
 
-/// [`exp`] of two arguments side by side: the same operations lane by lane, which the
-/// compiler pairs into two-wide vector instructions; bit for bit [`exp`] of each.
+/// [`exp`] of `L` arguments side by side: the same operations lane by lane, which the
+/// compiler turns into vector instructions (two or four wide); bit for bit [`exp`] of each.
 #[inline(always)]
-pub(crate) fn exp_pair(x: [f64; 2]) -> [f64; 2] {
-    if !(in_range(x[0]) && in_range(x[1])) {
+pub(crate) fn exp_lanes<const L: usize>(x: [f64; L]) -> [f64; L] {
+    if !x.iter().all(|&x| in_range(x)) {
         return x.map(exp);
     }
-    let [(s0, r0), (s1, r1)] = x.map(reduce);
-    let [p0, p1] = [r0, r1].map(expm1_poly);
-    [s0 + s0 * p0, s1 + s1 * p1]
+    let sr = x.map(reduce);
+    let p = sr.map(|(_, r)| expm1_poly(r));
+    std::array::from_fn(|i| sr[i].0 + sr[i].0 * p[i])
 }
 
 /// |x| < X_MAX (false for NaN).
@@ -243,16 +244,24 @@ mod tests {
     }
 
     #[test]
-    fn the_pair_is_two_singles() {
+    fn lanes_are_singles() {
         for i in 0..100_000 {
             let a = -30.0 + 60.0 * i as f64 / 1e5;
-            let b = 5.0 - 0.37 * a;
-            assert_eq!(exp_pair([a, b]), [exp(a), exp(b)], "{a}, {b}");
+            let (b, c, d) = (5.0 - 0.37 * a, 0.011 * a * a - 4.0, -a);
+            assert_eq!(exp_lanes([a, b]), [exp(a), exp(b)], "{a}, {b}");
+            assert_eq!(
+                exp_lanes([a, b, c, d]),
+                [exp(a), exp(b), exp(c), exp(d)],
+                "{a}, {b}, {c}, {d}"
+            );
         }
         for ends in [[800.0, 1.0], [1.0, f64::NAN], [-750.0, f64::INFINITY]] {
-            let [a, b] = exp_pair(ends);
+            let [a, b] = exp_lanes(ends);
             assert_eq!(a.to_bits(), exp(ends[0]).to_bits());
             assert_eq!(b.to_bits(), exp(ends[1]).to_bits());
+            let four = exp_lanes([0.5, ends[0], -2.0, ends[1]]);
+            let singles = [0.5, ends[0], -2.0, ends[1]].map(exp);
+            assert_eq!(four.map(f64::to_bits), singles.map(f64::to_bits));
         }
     }
 

@@ -55,7 +55,7 @@ impl TwoHill {
             return 0.0;
         }
         let ln_t = t.ln();
-        let [g1, g2] = crate::exp::exp_pair([
+        let [g1, g2] = crate::exp::exp_lanes([
             self.m1 * (ln_t - self.ln_tau1),
             self.m2 * (ln_t - self.ln_tau2),
         ]);
@@ -101,7 +101,7 @@ impl TwoHill {
     /// de/dt = e · (m1/(t·(1 + g1)) − m2·g2/(t·(1 + g2))).
     fn eval_with_slope(&self, t: f64) -> (f64, f64) {
         let ln_t = t.ln();
-        let [g1, g2] = crate::exp::exp_pair([
+        let [g1, g2] = crate::exp::exp_lanes([
             self.m1 * (ln_t - self.ln_tau1),
             self.m2 * (ln_t - self.ln_tau2),
         ]);

@@ -13,8 +13,8 @@ use thiserror::Error;
 
 use super::activation::{Activation, BeatClock};
 use super::elements::{
-    chamber_pressure, chamber_pressures, edpvr_volume, pericardial_pressure, regurgitant_area,
-    valve_flow, valve_flow_on, vessel_pressure,
+    chamber_pressures, chamber_pressures_and_pericardium, edpvr_volume, pericardial_pressure,
+    regurgitant_area, valve_flow, valve_flow_on, vessel_pressure,
 };
 use super::parameters::{CirculationParams, Parameters, ValveParams};
 use crate::devices::{InletSuction, Position, Pump, Side};
@@ -442,9 +442,12 @@ impl Circulation {
         let v = |s: Slot| y[s.i()];
 
         let p_peri = pericardial_pressure(&p.pericardium, v(Slot::VLv), v(Slot::VRv));
-        let [p_la, p_ra] = chamber_pressures([&p.la, &p.ra], e_a, [v(Slot::VLa), v(Slot::VRa)]);
-        let [p_lv, p_rv] = chamber_pressures([&p.lv, &p.rv], e_v, [v(Slot::VLv), v(Slot::VRv)])
-            .map(|p| p + p_peri);
+        let [p_la, p_ra, p_lv, p_rv] = chamber_pressures(
+            [&p.la, &p.ra, &p.lv, &p.rv],
+            [e_a, e_a, e_v, e_v],
+            [v(Slot::VLa), v(Slot::VRa), v(Slot::VLv), v(Slot::VRv)],
+        );
+        let (p_lv, p_rv) = (p_lv + p_peri, p_rv + p_peri);
 
         let s = &p.systemic;
         let pc = &p.pulmonary_circ;
@@ -507,9 +510,15 @@ impl Circulation {
         let e_v = self.ventricle.eval(clock.ventricular_time(t));
         let e_a = self.atrium.eval(clock.atrial_time(t));
         let v = |s: Slot| y[s.i()];
-        let [p_la, p_ra] = chamber_pressures([&p.la, &p.ra], e_a, [v(Slot::VLa), v(Slot::VRa)]);
-        let p_peri = pericardial_pressure(&p.pericardium, v(Slot::VLv), v(Slot::VRv));
-        let p_lv = chamber_pressure(&p.lv, e_v, v(Slot::VLv)) + p_peri;
+        let ([p_la, p_ra, p_lv], p_peri) = chamber_pressures_and_pericardium(
+            [&p.la, &p.ra, &p.lv],
+            [e_a, e_a, e_v],
+            [v(Slot::VLa), v(Slot::VRa), v(Slot::VLv)],
+            &p.pericardium,
+            v(Slot::VLv),
+            v(Slot::VRv),
+        );
+        let p_lv = p_lv + p_peri;
         let p_ao = vessel_pressure(v(Slot::VAo), p.systemic.vu_prox, p.systemic.c_prox);
         MetricPressures {
             p_la,

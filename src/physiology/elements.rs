@@ -18,16 +18,39 @@ pub fn chamber_pressure(c: &ChamberParams, e: f64, v_ml: f64) -> f64 {
     with_passive(c, e, v_ml, edpvr(c, v_ml))
 }
 
-/// [`chamber_pressure`] of two chambers under one activation e (the two atria or the two
-/// ventricles), their exponentials evaluated side by side ([`crate::exp::exp_pair`]).
+/// [`chamber_pressure`] of `L` chambers, chamber i under activation e\[i\], their
+/// exponentials evaluated side by side ([`crate::exp::exp_lanes`]).
 #[inline(always)]
-pub fn chamber_pressures(c: [&ChamberParams; 2], e: f64, v_ml: [f64; 2]) -> [f64; 2] {
-    let [a, b] = c;
-    let [ea, eb] = crate::exp::exp_pair([edpvr_exponent(a, v_ml[0]), edpvr_exponent(b, v_ml[1])]);
-    [
-        with_passive(a, e, v_ml[0], a.edpvr_a * (ea - 1.0)),
-        with_passive(b, e, v_ml[1], b.edpvr_a * (eb - 1.0)),
-    ]
+pub fn chamber_pressures<const L: usize>(
+    c: [&ChamberParams; L],
+    e: [f64; L],
+    v_ml: [f64; L],
+) -> [f64; L] {
+    let x: [f64; L] = crate::exp::exp_lanes(std::array::from_fn(|i| edpvr_exponent(c[i], v_ml[i])));
+    std::array::from_fn(|i| with_passive(c[i], e[i], v_ml[i], c[i].edpvr_a * (x[i] - 1.0)))
+}
+
+/// [`chamber_pressures`] of three chambers and [`pericardial_pressure`], the four
+/// exponentials side by side.
+#[inline(always)]
+pub fn chamber_pressures_and_pericardium(
+    c: [&ChamberParams; 3],
+    e: [f64; 3],
+    v_ml: [f64; 3],
+    p: &PericardiumParams,
+    v_lv: f64,
+    v_rv: f64,
+) -> ([f64; 3], f64) {
+    let x = crate::exp::exp_lanes([
+        edpvr_exponent(c[0], v_ml[0]),
+        edpvr_exponent(c[1], v_ml[1]),
+        edpvr_exponent(c[2], v_ml[2]),
+        pericardial_exponent(p, v_lv, v_rv),
+    ]);
+    (
+        std::array::from_fn(|i| with_passive(c[i], e[i], v_ml[i], c[i].edpvr_a * (x[i] - 1.0))),
+        p.p0 * (x[3] - 1.0),
+    )
 }
 
 /// e·E_es·(V − V_0) + (1 − e)·P_ed, mmHg, for the passive pressure P_ed at V.
@@ -62,7 +85,13 @@ pub fn edpvr_area(c: &ChamberParams, v_ml: f64) -> f64 {
 /// Pericardial pressure acting on both ventricles, mmHg.
 #[inline(always)]
 pub fn pericardial_pressure(p: &PericardiumParams, v_lv: f64, v_rv: f64) -> f64 {
-    p.p0 * (crate::exp::exp(p.lambda * (v_lv + v_rv - p.v0)) - 1.0)
+    p.p0 * (crate::exp::exp(pericardial_exponent(p, v_lv, v_rv)) - 1.0)
+}
+
+/// λ·(V_LV + V_RV − V_0), the pericardium's exponent.
+#[inline(always)]
+fn pericardial_exponent(p: &PericardiumParams, v_lv: f64, v_rv: f64) -> f64 {
+    p.lambda * (v_lv + v_rv - p.v0)
 }
 
 /// Volume span over which a functional regurgitant orifice opens fully, mL [estimate].
