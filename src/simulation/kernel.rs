@@ -4,8 +4,10 @@
 //! `#[inline(always)]`, and none is reached through `map_or` or a `&dyn Fn`, so that each
 //! copy holds all of it: a call from the AVX2 copy into code compiled for the baseline costs
 //! more than the copy gains (0.80× when the chamber pressures and the activation stayed out
-//! of line). The reference path's ode_solvers code is not ours to inline; it runs as it did
-//! (1.02× A/B). Both copies perform the
+//! of line). The one call kept is the right-hand side's, into its own copy for the same CPU
+//! ([`OutOfLine`]): inlined at each of the integrator's stages it made the code larger than
+//! the instruction cache. The reference path's ode_solvers code is not ours to inline; it
+//! runs as it did (1.02× A/B). Both copies perform the
 //! same IEEE operations in the same order (neither fuses a multiplication and an addition),
 //! so results are bit for bit the same on every CPU (test below). Measurements:
 //! docs/benchmarks.md.
@@ -14,7 +16,7 @@ use super::{check_physical, BeatSystem, SimError};
 use crate::analysis::{beat_metrics, BeatMetrics};
 use crate::physiology::activation::BeatClock;
 use crate::physiology::{Circulation, State};
-use crate::solver::{Integrator, Sample, SolverError};
+use crate::solver::{Branches, Integrator, OdeSystem, Sample, SolverError, Switches};
 
 /// Whether this CPU runs the AVX2 copies (std caches the answer). Other architectures have
 /// the baseline copy only.
@@ -52,7 +54,7 @@ fn integrate_baseline<I: Integrator>(
     n: usize,
     out: &mut Vec<Sample>,
 ) -> Result<State, SolverError> {
-    integrator.integrate(sys, t0, t1, y0, n, out)
+    integrator.integrate(&OutOfLine::<false>(sys), t0, t1, y0, n, out)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -66,7 +68,97 @@ fn integrate_avx2<I: Integrator>(
     n: usize,
     out: &mut Vec<Sample>,
 ) -> Result<State, SolverError> {
-    integrator.integrate(sys, t0, t1, y0, n, out)
+    integrator.integrate(&OutOfLine::<true>(sys), t0, t1, y0, n, out)
+}
+
+/// The beat's system with its right-hand side called out of line, in the copy for AVX2 CPUs
+/// if `AVX2` (constructed only by [`integrate_avx2`], whose CPU has it). Inlined at each of
+/// the integrator's call sites (the five stages, the step's end, after a switch) it made
+/// the integration's code 90 KB, more than the instruction cache holds; one shared copy
+/// runs faster despite the calls (docs/benchmarks.md). Everything inside the right-hand
+/// side stays inlined into that copy.
+struct OutOfLine<'a, const AVX2: bool>(&'a BeatSystem<'a>);
+
+impl<const AVX2: bool> OdeSystem for OutOfLine<'_, AVX2> {
+    #[inline(always)]
+    fn rhs(&self, t: f64, y: &State, dy: &mut State) {
+        self.0.rhs(t, y, dy);
+    }
+
+    #[inline(always)]
+    fn switching(&self, t: f64, y: &State, g: &mut Switches) -> usize {
+        self.0.switching(t, y, g)
+    }
+
+    #[inline(always)]
+    fn step_after(&self, switch: Option<usize>) -> f64 {
+        self.0.step_after(switch)
+    }
+
+    #[inline(always)]
+    fn rhs_on(&self, t: f64, y: &State, branches: Branches, dy: &mut State) {
+        #[cfg(target_arch = "x86_64")]
+        if AVX2 {
+            // SAFETY: `OutOfLine::<true>` exists only inside `integrate_avx2`.
+            return unsafe { rhs_on_avx2(self.0, t, y, branches, dy) };
+        }
+        rhs_on_baseline(self.0, t, y, branches, dy)
+    }
+
+    #[inline(always)]
+    fn rhs_switching(
+        &self,
+        t: f64,
+        y: &State,
+        branches: Option<Branches>,
+        dy: &mut State,
+        g: &mut Switches,
+    ) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        if AVX2 {
+            // SAFETY: as in `rhs_on`.
+            return unsafe { rhs_switching_avx2(self.0, t, y, branches, dy, g) };
+        }
+        rhs_switching_baseline(self.0, t, y, branches, dy, g)
+    }
+}
+
+#[inline(never)]
+fn rhs_on_baseline(sys: &BeatSystem, t: f64, y: &State, branches: Branches, dy: &mut State) {
+    sys.rhs_on(t, y, branches, dy)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline(never)]
+fn rhs_on_avx2(sys: &BeatSystem, t: f64, y: &State, branches: Branches, dy: &mut State) {
+    sys.rhs_on(t, y, branches, dy)
+}
+
+#[inline(never)]
+fn rhs_switching_baseline(
+    sys: &BeatSystem,
+    t: f64,
+    y: &State,
+    branches: Option<Branches>,
+    dy: &mut State,
+    g: &mut Switches,
+) -> usize {
+    sys.rhs_switching(t, y, branches, dy, g)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline(never)]
+fn rhs_switching_avx2(
+    sys: &BeatSystem,
+    t: f64,
+    y: &State,
+    branches: Option<Branches>,
+    dy: &mut State,
+    g: &mut Switches,
+) -> usize {
+    sys.rhs_switching(t, y, branches, dy, g)
 }
 
 /// The beat's samples checked ([`check_physical`]) and its metrics ([`beat_metrics`]), in
