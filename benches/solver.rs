@@ -1,7 +1,8 @@
 //! Solver benchmarks: the right-hand side, one integrator step (a 1 ms sample interval in
 //! early ejection), one beat and one simulated minute end to end (75 beats at HR 75, beat
 //! metrics included), for the normal adult without and with an Impella CP at P8, on the
-//! reference path (ode_solvers' Dopri5) and the fast path ([`FastDopri5`]) in the same run;
+//! reference path (ode_solvers' Dopri5) and the fast path ([`FastTsit5`], and [`FastDopri5`]
+//! beside it at the benchmark tolerance) in the same run;
 //! and a 100-case sweep on one and on two threads. Before measuring, it prints the accuracy
 //! each configuration runs at (error against a tight-tolerance run, docs/benchmarks.md).
 //! Run: `cargo bench --bench solver`. Results: docs/benchmarks.md.
@@ -19,8 +20,8 @@ use impella_sim::physiology::activation::BeatClock;
 use impella_sim::physiology::{Circulation, State};
 use impella_sim::simulation::{BeatSystem, RunResult};
 use impella_sim::solver::{
-    trajectory_error, Branches, Dopri5Integrator, FastDopri5, Integrator, OdeSystem, Sample,
-    SolverSettings, Switches,
+    trajectory_error, Branches, Dopri5Integrator, FastDopri5, FastTsit5, Integrator, OdeSystem,
+    Sample, SolverSettings, Switches,
 };
 use impella_sim::sweep::{run_sweep, SweepOptions};
 
@@ -227,10 +228,12 @@ fn benches(c: &mut Criterion) {
     let cases = cases();
     bench_rhs(c, &cases);
     bench_path(c, &cases, TOL_REFERENCE, Dopri5Integrator::new);
+    bench_path(c, &cases, TOL_FAST, FastTsit5::new);
+    // The fast path with the reference's pair, for the gain of Tsitouras's.
     bench_path(c, &cases, TOL_FAST, FastDopri5::new);
     // The default (rtol = atol), which meets the target on every preset and device tested
     // (tests/solver_paths.rs).
-    bench_path(c, &cases, SolverSettings::default().rtol, FastDopri5::new);
+    bench_path(c, &cases, SolverSettings::default().rtol, FastTsit5::new);
     bench_sweep(c);
 }
 

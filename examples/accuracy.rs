@@ -1,4 +1,4 @@
-//! Error and speed of both integrators against tolerance, for the one-minute benchmark runs
+//! Error and speed of the integrators against tolerance, for the one-minute benchmark runs
 //! (normal adult at HR 75, with and without an Impella CP at P8): the scan that chose the
 //! tolerances the benchmarks use. Run: `cargo run --release --example accuracy`.
 //! Method: docs/benchmarks.md.
@@ -11,7 +11,7 @@ use std::time::Instant;
 use common::{exact_minute, last_beat_error, minute, model, tolerance, BEATS, TARGET_ERROR};
 use impella_sim::physiology::Slot;
 use impella_sim::simulation::RunResult;
-use impella_sim::solver::{Dopri5Integrator, FastDopri5, Integrator, SolverSettings};
+use impella_sim::solver::{Dopri5Integrator, FastDopri5, FastTsit5, Integrator, SolverSettings};
 
 /// rtol = atol grid, 1-2-5 per decade.
 const GRID: [f64; 13] = [
@@ -56,7 +56,7 @@ fn main() {
         "path", "pump", "tol", "beats/s", "error", "rhs/beat", "acc/beat", "rej/beat", "sw/beat"
     );
     // errors[path][pump][grid index]
-    let mut errors = [[[0.0; GRID.len()]; 2]; 2];
+    let mut errors = [[[0.0; GRID.len()]; 2]; 3];
     for (p, pump) in [false, true].into_iter().enumerate() {
         let exact = exact_minute(pump);
         if !pump {
@@ -78,9 +78,10 @@ fn main() {
         for (g, &tol) in GRID.iter().enumerate() {
             errors[0][p][g] = measure(pump, tol, &exact, Dopri5Integrator::new);
             errors[1][p][g] = measure(pump, tol, &exact, FastDopri5::new);
+            errors[2][p][g] = measure(pump, tol, &exact, FastTsit5::new);
         }
     }
-    for (path, errs) in ["dopri5", "dopri5-fast"].iter().zip(&errors) {
+    for (path, errs) in ["dopri5", "dopri5-fast", "tsit5"].iter().zip(&errors) {
         // The loosest tolerance from which on every tighter one also meets the target in
         // both cases: the error is not monotone in the tolerance (docs/benchmarks.md).
         let ok = |g: usize| errs.iter().all(|e| e[g] <= TARGET_ERROR);

@@ -8,13 +8,13 @@
 mod common;
 
 use impella_sim::physiology::{State, N_STATES};
-use impella_sim::solver::FastDopri5;
+use impella_sim::solver::FastTsit5;
 use nalgebra::SMatrix;
 
 fn main() {
     let pump = std::env::args().nth(1).as_deref() != Some("nopump");
     let model = common::model(pump);
-    let run = common::minute(model.clone(), &mut FastDopri5::new(common::tolerance(1e-8)));
+    let run = common::minute(model.clone(), &mut FastTsit5::new(common::tolerance(1e-8)));
     let beat = run.beats.last().expect("a minute has beats");
     let clock = beat.clock;
     println!("t after onset (s), largest eigenvalues (1/s)");

@@ -11,7 +11,7 @@ mod common;
 
 use common::{exact_minute, last_beat, minute, model, tolerance, BEATS};
 use impella_sim::physiology::{Slot, N_STATES};
-use impella_sim::solver::{FastDopri5, Integrator};
+use impella_sim::solver::{FastTsit5, Integrator};
 
 fn main() {
     let tols: Vec<f64> = std::env::args()
@@ -22,7 +22,7 @@ fn main() {
         let exact = exact_minute(pump);
         let reference = last_beat(&exact);
         for &tol in &tols {
-            let mut fast = FastDopri5::new(tolerance(tol));
+            let mut fast = FastTsit5::new(tolerance(tol));
             let run = minute(model(pump), &mut fast);
             let beat = last_beat(&run);
             // (state, error relative to the state's largest magnitude, sample index)

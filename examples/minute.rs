@@ -11,7 +11,7 @@ mod common;
 use std::time::Instant;
 
 use impella_sim::simulation::run_model;
-use impella_sim::solver::FastDopri5;
+use impella_sim::solver::FastTsit5;
 
 fn main() {
     let pump = std::env::args().nth(1).as_deref() != Some("nopump");
@@ -23,7 +23,7 @@ fn main() {
         let run = run_model(
             circ,
             &common::minute_settings(),
-            &mut FastDopri5::new(common::tolerance(common::TOL_FAST)),
+            &mut FastTsit5::new(common::tolerance(common::TOL_FAST)),
         )
         .expect("the benchmark model runs");
         best = best.min(t0.elapsed().as_secs_f64());

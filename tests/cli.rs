@@ -82,7 +82,7 @@ fn run_writes_every_output_with_documented_keys() {
     assert_eq!(prov["scenario_sha256"].as_str().unwrap().len(), 64);
     assert!(prov["solver"]["rtol"].is_number());
     // The default fast path locates valve switches, so it evaluates switching functions.
-    assert_eq!(prov["solver"]["method"], "dopri5-fast");
+    assert_eq!(prov["solver"]["method"], "tsit5");
     assert!(prov["solver"]["switching_evaluations"].as_u64().unwrap() > 0);
     assert!(summary["steady_state"]["reached"].as_bool().unwrap());
     assert!(summary["disclaimer"]

@@ -10,7 +10,7 @@ use impella_sim::physiology::circulation::total_volume;
 use impella_sim::physiology::presets::preset;
 use impella_sim::physiology::{Parameters, Slot};
 use impella_sim::simulation::{run_model, RunResult, RunSettings};
-use impella_sim::solver::{FastDopri5, SolverSettings};
+use impella_sim::solver::{FastTsit5, SolverSettings};
 
 fn patient(name: &str) -> Parameters {
     preset(name).expect("preset").parameters()
@@ -25,7 +25,7 @@ fn simulate(p: Parameters, devices: &[(&str, u8, Position)]) -> RunResult {
     let r = run_model(
         model,
         &settings,
-        &mut FastDopri5::new(SolverSettings::default()),
+        &mut FastTsit5::new(SolverSettings::default()),
     )
     .expect("simulation runs");
     assert!(r.steady.reached, "{:?}", r.steady);

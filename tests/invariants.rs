@@ -6,7 +6,7 @@ mod common;
 use impella_sim::physiology::circulation::total_volume;
 use impella_sim::physiology::{presets, Parameters, PARAMETERS};
 use impella_sim::simulation::{run, RunSettings, SimError};
-use impella_sim::solver::{FastDopri5, SolverSettings};
+use impella_sim::solver::{FastTsit5, SolverSettings};
 use proptest::prelude::*;
 
 #[test]
@@ -19,7 +19,7 @@ fn blood_volume_is_conserved_over_one_simulated_hour() {
         keep_all_samples: false,
         ..RunSettings::default()
     };
-    let mut integ = FastDopri5::new(SolverSettings::default());
+    let mut integ = FastTsit5::new(SolverSettings::default());
     let r = run(p, &settings, &mut integ).unwrap();
     assert!(r.duration() >= 3600.0);
     let last = r.report_beats().last().unwrap();
@@ -92,7 +92,7 @@ proptest! {
             keep_all_samples: false,
             ..RunSettings::default()
         };
-        let mut integ = FastDopri5::new(SolverSettings::default());
+        let mut integ = FastTsit5::new(SolverSettings::default());
         match run(p, &settings, &mut integ) {
             Ok(r) => {
                 for b in &r.beats {
@@ -138,7 +138,7 @@ proptest! {
             keep_all_samples: true,
             ..RunSettings::default()
         };
-        let mut integ = FastDopri5::new(SolverSettings::default());
+        let mut integ = FastTsit5::new(SolverSettings::default());
         match run_model(model, &settings, &mut integ) {
             Ok(r) => {
                 for b in &r.beats {

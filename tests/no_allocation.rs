@@ -10,7 +10,7 @@ mod common;
 use impella_sim::devices::Position;
 use impella_sim::physiology::presets;
 use impella_sim::simulation::BeatSystem;
-use impella_sim::solver::{FastDopri5, Integrator, SolverSettings};
+use impella_sim::solver::{FastTsit5, Integrator, SolverSettings};
 
 struct Counting;
 
@@ -39,7 +39,7 @@ fn integrating_a_beat_allocates_nothing() {
         presets::preset("scai_d_biv").unwrap().parameters(),
         &[("cp", 8, Position::Correct), ("rp", 6, Position::Correct)],
     );
-    let mut integrator = FastDopri5::new(SolverSettings::default());
+    let mut integrator = FastTsit5::new(SolverSettings::default());
     let n = 800;
     let mut out = Vec::with_capacity(n + 1);
     let mut y = circ.initial_state();

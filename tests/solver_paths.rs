@@ -9,7 +9,7 @@ use impella_sim::devices::Position;
 use impella_sim::physiology::{presets, Circulation};
 use impella_sim::simulation::{run_model, RunResult, RunSettings};
 use impella_sim::solver::{
-    trajectory_error, Dopri5Integrator, FastDopri5, Integrator, Method, SolverSettings,
+    trajectory_error, Dopri5Integrator, FastTsit5, Integrator, Method, SolverSettings,
 };
 
 /// Error both paths must reach on the last beat.
@@ -71,7 +71,7 @@ fn fast_and_reference_paths_agree_within_the_stated_error() {
     for (preset, devices, mr_cm2) in cases {
         let circ = model(preset, devices, mr_cm2);
         let exact = run(&circ, &mut Dopri5Integrator::new(tol(TIGHT_TOL)));
-        let fast = run(&circ, &mut FastDopri5::new(SolverSettings::default()));
+        let fast = run(&circ, &mut FastTsit5::new(SolverSettings::default()));
         let reference = run(
             &circ,
             &mut Dopri5Integrator::new(SolverSettings::for_method(Method::Reference)),
@@ -101,7 +101,7 @@ fn the_fast_paths_error_follows_its_tolerance() {
         let circ = model("normal", devices, mr_cm2);
         let exact = run(&circ, &mut Dopri5Integrator::new(tol(TIGHT_TOL)));
         for t in [1e-6, 2e-6, 5e-6] {
-            let fast = run(&circ, &mut FastDopri5::new(tol(t)));
+            let fast = run(&circ, &mut FastTsit5::new(tol(t)));
             let e = trajectory_error(last_beat(&fast), last_beat(&exact));
             assert!(
                 e <= 2.5 * t,
@@ -118,7 +118,7 @@ fn the_fast_path_steps_past_a_valve_opening_without_rejections() {
     // beat). The step taken after the same crossing a beat earlier is now tried first.
     for devices in [&[][..], &[("cp", 8)][..]] {
         let circ = model("normal", devices, 0.0);
-        let mut fast = FastDopri5::new(SolverSettings::for_method(Method::Fast));
+        let mut fast = FastTsit5::new(SolverSettings::for_method(Method::Tsit5));
         let r = run(&circ, &mut fast);
         let rejected = fast.stats().rejected_steps as f64 / r.beats.len() as f64;
         assert!(

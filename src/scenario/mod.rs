@@ -587,12 +587,12 @@ mod tests {
             .to_string();
         assert!(err.starts_with("<scenario>:2:10:"), "{err}");
         assert!(
-            err.contains("'rk4'") && err.contains("dopri5-fast, dopri5"),
+            err.contains("'rk4'") && err.contains("tsit5, dopri5-fast, dopri5"),
             "{err}"
         );
         let reference = parse("[solver]\nmethod = \"dopri5\"\n", None, &[]).unwrap();
         assert_eq!(reference.solver.method, Method::Reference);
-        assert_eq!(parse("", None, &[]).unwrap().solver.method, Method::Fast);
+        assert_eq!(parse("", None, &[]).unwrap().solver.method, Method::Tsit5);
     }
 
     #[test]
@@ -601,7 +601,7 @@ mod tests {
             let s = parse(text, None, &[]).unwrap().solver;
             (s.rtol, s.atol)
         };
-        let fast = Method::Fast.default_tolerance();
+        let fast = Method::Tsit5.default_tolerance();
         let reference = Method::Reference.default_tolerance();
         assert!(reference < fast);
         assert_eq!(tols(""), (fast, fast));

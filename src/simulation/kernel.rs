@@ -202,7 +202,7 @@ mod tests {
     use super::*;
     use crate::devices::{Catalogue, Position, Pump};
     use crate::physiology::presets;
-    use crate::solver::{FastDopri5, SolverSettings};
+    use crate::solver::{FastTsit5, SolverSettings};
 
     #[test]
     fn both_copies_give_the_same_bits() {
@@ -217,8 +217,8 @@ mod tests {
             .with_pump(Pump::new(cp, 8, Position::Correct).expect("P8"))
             .expect("one left pump");
         let (mut fast_a, mut fast_b) = (
-            FastDopri5::new(SolverSettings::default()),
-            FastDopri5::new(SolverSettings::default()),
+            FastTsit5::new(SolverSettings::default()),
+            FastTsit5::new(SolverSettings::default()),
         );
         let (mut y_a, mut y_b) = (circ.initial_state(), circ.initial_state());
         let mut t = 0.0;

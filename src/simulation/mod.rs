@@ -11,8 +11,8 @@ use crate::analysis::{beat_to_beat_change, BeatMetrics, ConsoleEvent};
 use crate::physiology::activation::BeatClock;
 use crate::physiology::{Circulation, ParameterError, Parameters, Slot, State};
 use crate::solver::{
-    Branches, Dopri5Integrator, FastDopri5, Integrator, Method, OdeSystem, Sample, SolverError,
-    SolverStats, Switches,
+    Branches, Dopri5Integrator, FastDopri5, FastTsit5, Integrator, Method, OdeSystem, Sample,
+    SolverError, SolverStats, Switches,
 };
 
 /// How long to run and what to keep.
@@ -179,7 +179,8 @@ impl OdeSystem for BeatSystem<'_> {
 /// Runs a scenario: its patient with its devices to steady state, then its course if any.
 pub fn run_scenario(sc: &crate::scenario::Scenario) -> Result<RunResult, SimError> {
     match sc.solver.method {
-        Method::Fast => run_scenario_with(sc, &mut FastDopri5::new(sc.solver)),
+        Method::Tsit5 => run_scenario_with(sc, &mut FastTsit5::new(sc.solver)),
+        Method::Dopri5Fast => run_scenario_with(sc, &mut FastDopri5::new(sc.solver)),
         Method::Reference => run_scenario_with(sc, &mut Dopri5Integrator::new(sc.solver)),
     }
 }

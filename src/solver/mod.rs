@@ -1,7 +1,8 @@
 //! Numerical integration behind a small trait, so other steppers can sit beside the reference.
 //!
 //! The reference path is ode_solvers' Dopri5 (Dormand–Prince 5(4), adaptive step, dense
-//! output). Tolerances are documented in docs/model.md.
+//! output); the fast path ([`FastRk`]) is written for the model, with Tsitouras's 5(4) pair by
+//! default or Dormand–Prince's. Tolerances are documented in docs/model.md.
 
 mod dopri5;
 mod fast;
@@ -9,7 +10,7 @@ mod fast;
 mod test_systems;
 
 pub use dopri5::Dopri5Integrator;
-pub use fast::FastDopri5;
+pub use fast::{DormandPrince, FastDopri5, FastRk, FastTsit5, Pair, Tsitouras};
 
 use crate::physiology::State;
 use thiserror::Error;
@@ -106,23 +107,26 @@ pub fn trajectory_error(got: &[Sample], exact: &[Sample]) -> f64 {
 /// Which integrator a run uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Method {
-    /// [`FastDopri5`]: the hand-written Dormand–Prince 5(4) that locates valve switches.
+    /// [`FastTsit5`]: the fast path (hand-written, locates valve switches) with Tsitouras's
+    /// 5(4) pair.
     #[default]
-    Fast,
+    Tsit5,
+    /// [`FastDopri5`]: the fast path with Dormand–Prince's 5(4) pair.
+    Dopri5Fast,
     /// [`Dopri5Integrator`]: ode_solvers' Dopri5, the reference path.
     Reference,
 }
 
 impl Method {
     /// Scenario names (`solver.method`), in the order of the variants.
-    pub const NAMES: [&'static str; 2] = ["dopri5-fast", "dopri5"];
+    pub const NAMES: [&'static str; 3] = ["tsit5", "dopri5-fast", "dopri5"];
 
     pub fn name(self) -> &'static str {
         Self::NAMES[self as usize]
     }
 
     pub fn from_name(name: &str) -> Option<Method> {
-        [Method::Fast, Method::Reference]
+        [Method::Tsit5, Method::Dopri5Fast, Method::Reference]
             .into_iter()
             .find(|m| m.name() == name)
     }
@@ -133,7 +137,7 @@ impl Method {
     /// hundredfold tighter tolerance for it.
     pub fn default_tolerance(self) -> f64 {
         match self {
-            Method::Fast => 1e-7,
+            Method::Tsit5 | Method::Dopri5Fast => 1e-7,
             Method::Reference => 1e-9,
         }
     }
@@ -307,7 +311,7 @@ mod tests {
 
     #[test]
     fn method_names_round_trip() {
-        for m in [Method::Fast, Method::Reference] {
+        for m in [Method::Tsit5, Method::Dopri5Fast, Method::Reference] {
             assert_eq!(Method::from_name(m.name()), Some(m));
         }
         assert_eq!(Method::from_name("rk4"), None);

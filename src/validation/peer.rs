@@ -27,9 +27,7 @@ use super::{Case, Status};
 use crate::physiology::activation::TwoHill;
 use crate::physiology::parameters::{ActivationParams, T_REF_S};
 use crate::physiology::State;
-use crate::solver::{
-    Branches, FastDopri5, Integrator, OdeSystem, Sample, SolverSettings, Switches,
-};
+use crate::solver::{Branches, FastTsit5, Integrator, OdeSystem, Sample, SolverSettings, Switches};
 
 /// The peer's input file (svZeroDSolver `tests/cases/closed_loop_two_hill.json`).
 const INPUT: &str = include_str!("../../data/peer/svzerod_closed_loop_two_hill.json");
@@ -494,7 +492,7 @@ pub fn peer_result(text: &str) -> Result<PeerResult, String> {
 
 /// Our solution at the peer's sample times of the last cycle, with the settings given.
 pub fn simulate(sys: &PeerLoop, settings: SolverSettings, n: usize) -> Result<Vec<Sample>, String> {
-    let mut integ = FastDopri5::new(settings);
+    let mut integ = FastTsit5::new(settings);
     let mut y = sys.y0;
     let mut last = Vec::new();
     for k in 0..CYCLES {

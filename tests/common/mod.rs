@@ -7,7 +7,7 @@ use impella_sim::analysis::BeatMetrics;
 use impella_sim::devices::{Catalogue, Position, Pump};
 use impella_sim::physiology::{Circulation, Parameters};
 use impella_sim::simulation::{run, RunResult, RunSettings};
-use impella_sim::solver::{FastDopri5, SolverSettings};
+use impella_sim::solver::{FastTsit5, SolverSettings};
 
 /// Runs to steady state with default settings, keeping only the report beats' samples.
 pub fn steady(params: Parameters) -> RunResult {
@@ -15,7 +15,7 @@ pub fn steady(params: Parameters) -> RunResult {
         keep_all_samples: false,
         ..RunSettings::default()
     };
-    let mut integ = FastDopri5::new(SolverSettings::default());
+    let mut integ = FastTsit5::new(SolverSettings::default());
     let r = run(params, &settings, &mut integ).expect("simulation runs");
     assert!(r.steady.reached, "no steady state: {:?}", r.steady);
     r
