@@ -110,7 +110,10 @@ pub struct Pump {
     /// [`Pump::set_p_level`].
     speed: SpeedPoint,
     /// Cannula inertance L, mmHg·s²/mL.
-    pub inertance: f64,
+    inertance: f64,
+    /// 1/L, computed once: the right-hand side multiplies by it (see
+    /// [`crate::physiology::elements::vessel_pressure`]).
+    inv_inertance: f64,
     pub position: Position,
     curve: PumpCurve,
     /// Speed of each P-level, rpm (index = level), so the level can change at run time.
@@ -130,10 +133,16 @@ impl Pump {
             speed_rpm,
             speed: curve.at_speed(speed_rpm),
             inertance: spec.cannula_inertance_mmhg_s2_per_ml(),
+            inv_inertance: 1.0 / spec.cannula_inertance_mmhg_s2_per_ml(),
             position,
             curve,
             level_speeds_rpm: spec.p_levels().iter().map(|l| l.rpm).collect(),
         })
+    }
+
+    /// Cannula inertance L, mmHg·s²/mL.
+    pub fn inertance(&self) -> f64 {
+        self.inertance
     }
 
     /// P-level.
@@ -178,7 +187,7 @@ impl Pump {
     /// dQ/dt, mL/s², given inlet and outlet pressures and the inlet obstruction R_s.
     #[inline(always)]
     pub fn dq_dt(&self, q_ml_s: f64, p_in: f64, p_out: f64, r_suction: f64) -> f64 {
-        (self.head_mmhg(q_ml_s) - (p_out - p_in) - r_suction * q_ml_s.max(0.0)) / self.inertance
+        (self.head_mmhg(q_ml_s) - (p_out - p_in) - r_suction * q_ml_s.max(0.0)) * self.inv_inertance
     }
 
     /// Hydraulic torque on the rotor, mN·m: H·Q/ω. The console's motor current is
@@ -225,7 +234,7 @@ mod tests {
             .unwrap()
             .pump_curve()
             .steady_flow_ml_s(dp, pump.speed_rpm());
-        assert!(pump.dq_dt(q, 10.0, 70.0, 0.0).abs() < 1e-6 / pump.inertance);
+        assert!(pump.dq_dt(q, 10.0, 70.0, 0.0).abs() < 1e-6 / pump.inertance());
         assert!(pump.torque_mnm(q) > 0.0);
     }
 

@@ -304,6 +304,52 @@ pub struct Circulation {
     right: Option<PumpCoupling>,
     /// Fluid given (positive) or lost (negative) into the systemic veins, mL/s.
     infusion_ml_s: f64,
+    /// Reciprocals of the parameters the right-hand side divides by.
+    k: Reciprocals,
+}
+
+/// The reciprocals of the compliances, resistances and inertances the right-hand side
+/// divides by, computed once per parameter set: it multiplies by them (see
+/// [`vessel_pressure`]).
+#[derive(Debug, Clone, Copy)]
+struct Reciprocals {
+    /// Elastance 1/C of the proximal, arterial and venous compartments, mmHg/mL: systemic,
+    /// then pulmonary.
+    e_sys: [f64; 3],
+    e_pul: [f64; 3],
+    /// Conductance 1/R of the peripheral and venous resistances, mL/(s·mmHg).
+    g_svr: f64,
+    g_pvr: f64,
+    g_ven_sys: f64,
+    g_ven_pul: f64,
+    /// Open conductance 1/R of the mitral, aortic, tricuspid and pulmonary valves.
+    g_mitral: f64,
+    g_aortic: f64,
+    g_tricuspid: f64,
+    g_pulmonary: f64,
+    /// 1/L of the aortic and pulmonary inertances, mL/(mmHg·s²).
+    inv_l_ao: f64,
+    inv_l_pa: f64,
+}
+
+impl Reciprocals {
+    fn of(p: &Parameters) -> Self {
+        let (s, pc) = (&p.systemic, &p.pulmonary_circ);
+        Reciprocals {
+            e_sys: [1.0 / s.c_prox, 1.0 / s.c_art, 1.0 / s.c_ven],
+            e_pul: [1.0 / pc.c_prox, 1.0 / pc.c_art, 1.0 / pc.c_ven],
+            g_svr: 1.0 / s.r_periph,
+            g_pvr: 1.0 / pc.r_periph,
+            g_ven_sys: 1.0 / s.r_ven,
+            g_ven_pul: 1.0 / pc.r_ven,
+            g_mitral: 1.0 / p.mitral.r,
+            g_aortic: 1.0 / p.aortic.r,
+            g_tricuspid: 1.0 / p.tricuspid.r,
+            g_pulmonary: 1.0 / p.pulmonary.r,
+            inv_l_ao: 1.0 / s.inertance,
+            inv_l_pa: 1.0 / pc.inertance,
+        }
+    }
 }
 
 impl Circulation {
@@ -311,6 +357,7 @@ impl Circulation {
     pub fn new(p: Parameters) -> Self {
         let period = 60.0 / p.heart.hr;
         Circulation {
+            k: Reciprocals::of(&p),
             ventricle: Activation::new(&p.heart.ventricle, period),
             atrium: Activation::new(&p.heart.atrium, period),
             p,
@@ -429,10 +476,11 @@ impl Circulation {
         branches: Option<ValveBranches>,
     ) -> Hemodynamics {
         // Valve i's flow: on its held branch if given, else by its law.
-        let valve = |i: usize, law: &ValveParams, dp: f64, area: f64| match branches {
-            Some(b) => valve_flow_on(law, dp, area, b >> i & 1 == 1),
-            None => valve_flow(law, dp, area),
+        let valve = |i: usize, law: &ValveParams, g: f64, dp: f64, area: f64| match branches {
+            Some(b) => valve_flow_on(law, g, dp, area, b >> i & 1 == 1),
+            None => valve_flow(law, g, dp, area),
         };
+        let k = &self.k;
         let p = &self.p;
         let e_v = self.ventricle.eval(clock.ventricular_time(t));
         let e_a = self.atrium.eval(match branches {
@@ -451,12 +499,12 @@ impl Circulation {
 
         let s = &p.systemic;
         let pc = &p.pulmonary_circ;
-        let p_ao = vessel_pressure(v(Slot::VAo), s.vu_prox, s.c_prox);
-        let p_sa = vessel_pressure(v(Slot::VSa), s.vu_art, s.c_art);
-        let p_sv = vessel_pressure(v(Slot::VSv), s.vu_ven, s.c_ven);
-        let p_pa = vessel_pressure(v(Slot::VPa), pc.vu_prox, pc.c_prox);
-        let p_pad = vessel_pressure(v(Slot::VPad), pc.vu_art, pc.c_art);
-        let p_pv = vessel_pressure(v(Slot::VPv), pc.vu_ven, pc.c_ven);
+        let p_ao = vessel_pressure(v(Slot::VAo), s.vu_prox, k.e_sys[0]);
+        let p_sa = vessel_pressure(v(Slot::VSa), s.vu_art, k.e_sys[1]);
+        let p_sv = vessel_pressure(v(Slot::VSv), s.vu_ven, k.e_sys[2]);
+        let p_pa = vessel_pressure(v(Slot::VPa), pc.vu_prox, k.e_pul[0]);
+        let p_pad = vessel_pressure(v(Slot::VPad), pc.vu_art, k.e_pul[1]);
+        let p_pv = vessel_pressure(v(Slot::VPv), pc.vu_ven, k.e_pul[2]);
 
         let r_suction = |c: &Option<PumpCoupling>| {
             c.as_ref()
@@ -484,21 +532,35 @@ impl Circulation {
             q_mv: valve(
                 0,
                 &p.mitral,
+                k.g_mitral,
                 p_la - p_lv,
                 regurgitant_area(&p.mitral, v(Slot::VLv)),
             ),
-            q_av: valve(1, &p.aortic, p_lv - p_ao, p.aortic.regurgitant_area),
+            q_av: valve(
+                1,
+                &p.aortic,
+                k.g_aortic,
+                p_lv - p_ao,
+                p.aortic.regurgitant_area,
+            ),
             q_tv: valve(
                 2,
                 &p.tricuspid,
+                k.g_tricuspid,
                 p_ra - p_rv,
                 regurgitant_area(&p.tricuspid, v(Slot::VRv)),
             ),
-            q_pv: valve(3, &p.pulmonary, p_rv - p_pa, p.pulmonary.regurgitant_area),
-            q_svr: (p_sa - p_sv) / s.r_periph,
-            q_pvr: (p_pad - p_pv) / pc.r_periph,
-            q_ven_sys: (p_sv - p_ra) / s.r_ven,
-            q_ven_pul: (p_pv - p_la) / pc.r_ven,
+            q_pv: valve(
+                3,
+                &p.pulmonary,
+                k.g_pulmonary,
+                p_rv - p_pa,
+                p.pulmonary.regurgitant_area,
+            ),
+            q_svr: (p_sa - p_sv) * k.g_svr,
+            q_pvr: (p_pad - p_pv) * k.g_pvr,
+            q_ven_sys: (p_sv - p_ra) * k.g_ven_sys,
+            q_ven_pul: (p_pv - p_la) * k.g_ven_pul,
         }
     }
 
@@ -519,23 +581,26 @@ impl Circulation {
             v(Slot::VRv),
         );
         let p_lv = p_lv + p_peri;
-        let p_ao = vessel_pressure(v(Slot::VAo), p.systemic.vu_prox, p.systemic.c_prox);
+        let k = &self.k;
+        let p_ao = vessel_pressure(v(Slot::VAo), p.systemic.vu_prox, k.e_sys[0]);
         MetricPressures {
             p_la,
             p_lv,
             p_ra,
             p_ao,
-            p_pa: vessel_pressure(
-                v(Slot::VPa),
-                p.pulmonary_circ.vu_prox,
-                p.pulmonary_circ.c_prox,
-            ),
+            p_pa: vessel_pressure(v(Slot::VPa), p.pulmonary_circ.vu_prox, k.e_pul[0]),
             q_mv: valve_flow(
                 &p.mitral,
+                k.g_mitral,
                 p_la - p_lv,
                 regurgitant_area(&p.mitral, v(Slot::VLv)),
             ),
-            q_av: valve_flow(&p.aortic, p_lv - p_ao, p.aortic.regurgitant_area),
+            q_av: valve_flow(
+                &p.aortic,
+                k.g_aortic,
+                p_lv - p_ao,
+                p.aortic.regurgitant_area,
+            ),
         }
     }
 
@@ -619,8 +684,8 @@ impl Circulation {
         dy[Slot::VPad.i()] = q_pa - h.q_pvr;
         dy[Slot::VPv.i()] = h.q_pvr - h.q_ven_pul;
         // L·dQ/dt = P_prox − P_distal − R_c·Q
-        dy[Slot::QAo.i()] = (h.p_ao - h.p_sa - s.r_char * q_ao) / s.inertance;
-        dy[Slot::QPa.i()] = (h.p_pa - h.p_pad - pc.r_char * q_pa) / pc.inertance;
+        dy[Slot::QAo.i()] = (h.p_ao - h.p_sa - s.r_char * q_ao) * self.k.inv_l_ao;
+        dy[Slot::QPa.i()] = (h.p_pa - h.p_pad - pc.r_char * q_pa) * self.k.inv_l_pa;
 
         dy[Slot::QPumpL.i()] = 0.0;
         dy[Slot::QPumpR.i()] = 0.0;

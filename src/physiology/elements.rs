@@ -108,11 +108,12 @@ pub fn regurgitant_area(v: &ValveParams, ventricle_ml: f64) -> f64 {
     v.regurgitant_area * f.clamp(0.0, 1.0)
 }
 
-/// Valve flow for ΔP = P_upstream − P_downstream, mL/s: forward through R; backward through
-/// a regurgitant orifice of `area_cm2` (zero when competent).
+/// Valve flow for ΔP = P_upstream − P_downstream, mL/s: forward through R (`g_open` = 1/R,
+/// mL/(s·mmHg), computed once by the caller: see [`vessel_pressure`]); backward through a
+/// regurgitant orifice of `area_cm2` (zero when competent).
 #[inline(always)]
-pub fn valve_flow(v: &ValveParams, dp_mmhg: f64, area_cm2: f64) -> f64 {
-    valve_flow_on(v, dp_mmhg, area_cm2, dp_mmhg >= 0.0)
+pub fn valve_flow(v: &ValveParams, g_open: f64, dp_mmhg: f64, area_cm2: f64) -> f64 {
+    valve_flow_on(v, g_open, dp_mmhg, area_cm2, dp_mmhg >= 0.0)
 }
 
 /// [`valve_flow`] on one branch of its law whatever the sign of ΔP: the forward law ΔP/R when
@@ -120,9 +121,16 @@ pub fn valve_flow(v: &ValveParams, dp_mmhg: f64, area_cm2: f64) -> f64 {
 /// is then smooth across ΔP = 0, where the valve law itself has a kink; an integrator holds a
 /// branch for a whole step and switches it only at the located crossing.
 #[inline(always)]
-pub fn valve_flow_on(v: &ValveParams, dp_mmhg: f64, area_cm2: f64, forward: bool) -> f64 {
+pub fn valve_flow_on(
+    v: &ValveParams,
+    g_open: f64,
+    dp_mmhg: f64,
+    area_cm2: f64,
+    forward: bool,
+) -> f64 {
+    debug_assert_eq!(g_open, 1.0 / v.r);
     if forward {
-        dp_mmhg / v.r
+        dp_mmhg * g_open
     } else if area_cm2 > 0.0 {
         let back = -dp_mmhg;
         let s = ORIFICE_SMOOTHING_MMHG;
@@ -140,10 +148,14 @@ pub fn valve_flow_on(v: &ValveParams, dp_mmhg: f64, area_cm2: f64, forward: bool
     }
 }
 
-/// Pressure in a compliant vessel, mmHg: P = (V − V_u)/C.
+/// Pressure in a compliant vessel, mmHg: P = (V − V_u)/C, as (V − V_u)·E with the elastance
+/// E = 1/C (mmHg/mL) computed once by the caller. The right-hand side's divisions by C, R and
+/// L lie on the chain from a stage's state to its derivative, which the next stage waits
+/// for; a multiplication has about a quarter of a division's latency (1.04× end to end,
+/// docs/benchmarks.md).
 #[inline(always)]
-pub fn vessel_pressure(v_ml: f64, vu_ml: f64, c_ml_per_mmhg: f64) -> f64 {
-    (v_ml - vu_ml) / c_ml_per_mmhg
+pub fn vessel_pressure(v_ml: f64, vu_ml: f64, e_mmhg_per_ml: f64) -> f64 {
+    (v_ml - vu_ml) * e_mmhg_per_ml
 }
 
 #[cfg(test)]
@@ -158,8 +170,11 @@ mod tests {
             regurgitant_area: 0.0,
             coaptation_volume: 0.0,
         };
-        assert_eq!(valve_flow(&v, -50.0, regurgitant_area(&v, 150.0)), 0.0);
-        assert!((valve_flow(&v, 5.0, 0.0) - 500.0).abs() < 1e-9);
+        assert_eq!(
+            valve_flow(&v, 1.0 / v.r, -50.0, regurgitant_area(&v, 150.0)),
+            0.0
+        );
+        assert!((valve_flow(&v, 1.0 / v.r, 5.0, 0.0) - 500.0).abs() < 1e-9);
     }
 
     #[test]
@@ -171,13 +186,13 @@ mod tests {
         };
         for dp in [-3.0, -1e-3, 0.0, 1e-3, 3.0] {
             // On its own side, each branch is the valve law.
-            let own = valve_flow_on(&v, dp, 0.3, dp >= 0.0);
-            assert_eq!(own, valve_flow(&v, dp, 0.3));
+            let own = valve_flow_on(&v, 1.0 / v.r, dp, 0.3, dp >= 0.0);
+            assert_eq!(own, valve_flow(&v, 1.0 / v.r, dp, 0.3));
         }
         // Past the kink the forward branch stays linear, and the backward branch continues
         // smoothly: value, slope and curvature match on both sides of ΔP = 0.
-        assert_eq!(valve_flow_on(&v, -2.0, 0.3, true), -200.0);
-        let q = |dp: f64| valve_flow_on(&v, dp, 0.3, false);
+        assert_eq!(valve_flow_on(&v, 1.0 / v.r, -2.0, 0.3, true), -200.0);
+        let q = |dp: f64| valve_flow_on(&v, 1.0 / v.r, dp, 0.3, false);
         let d = 1e-4;
         let curvature = |dp: f64| (q(dp + d) - 2.0 * q(dp) + q(dp - d)) / (d * d);
         let c = curvature(0.0);
@@ -190,7 +205,7 @@ mod tests {
             "{c_left} {c_right}"
         );
         assert!(q(2.0).is_finite() && q(2.0) > 0.0);
-        assert_eq!(valve_flow_on(&v, 2.0, 0.0, false), 0.0);
+        assert_eq!(valve_flow_on(&v, 1.0 / v.r, 2.0, 0.0, false), 0.0);
     }
 
     #[test]
@@ -213,7 +228,7 @@ mod tests {
             regurgitant_area: 0.3,
             coaptation_volume: 0.0,
         };
-        let q = valve_flow(&v, -100.0, regurgitant_area(&v, 150.0));
+        let q = valve_flow(&v, 1.0 / v.r, -100.0, regurgitant_area(&v, 150.0));
         assert!((q + 150.0).abs() < 1.0, "{q}");
     }
 
