@@ -184,7 +184,8 @@ impl Tsitouras {
     const E5: f64 = 0.5823571654525552;
     const E6: f64 = -0.45808210592918697;
     const E7: f64 = 1.0 / 66.0;
-    /// r_ij for j = 2, 3, 4 (r_11 = 1, the other r_i1 = 0).
+    /// r_ij for j = 2, 3, 4 (r_11 = 1, the other r_i1 = 0); only j = 2 is used, see
+    /// [`Pair::extension`], the rest are checked by the tests.
     const R: [[f64; 3]; 7] = [
         [-2.763706197274826, 2.9132554618219126, -1.0530884977290216],
         [0.1317, -0.2234, 0.1017],
@@ -194,21 +195,6 @@ impl Tsitouras {
         [-27.896526289197286, 65.09189467479366, -34.87065786149661],
         [1.5, -4.0, 2.5],
     ];
-
-    /// h·Σ_i r_ij k_i.
-    #[inline(always)]
-    fn extension_column(k: [&State; 7], h: f64, j: usize) -> State {
-        let [k1, k2, k3, k4, k5, k6, k7] = k;
-        let r = &Self::R;
-        (k1 * r[0][j]
-            + k2 * r[1][j]
-            + k3 * r[2][j]
-            + k4 * r[3][j]
-            + k5 * r[4][j]
-            + k6 * r[5][j]
-            + k7 * r[6][j])
-            * h
-    }
 }
 
 impl Pair for Tsitouras {
@@ -256,15 +242,29 @@ impl Pair for Tsitouras {
             + k7 * Self::E7
     }
 
-    /// y + θ(c1 + θ(c2 + θ(c3 + θ·c4))) with c1 = h·k1 and c_j = h·Σ_i r_ij k_i.
+    /// y + θ(c1 + θ(c2 + θ(c3 + θ·c4))) with c1 = h·k1 and c_j = h·Σ_i r_ij k_i. The
+    /// extension ends on the step's solution with its slope (Σ_j r_ij = b_i and
+    /// Σ_j j·r_ij = 0, except 1 for the last stage), so c1 + c2 + c3 + c4 = y_new − y and
+    /// c1 + 2c2 + 3c3 + 4c4 = h·k7: c3 and c4 follow from c1, c2 and those, and only c2 needs
+    /// the stages (two sums of seven vectors fewer a step).
     #[inline(always)]
-    fn extension(_y: &State, _y_new: &State, k: [&State; 7], h: f64) -> [State; 4] {
-        [
-            k[0] * h,
-            Self::extension_column(k, h, 0),
-            Self::extension_column(k, h, 1),
-            Self::extension_column(k, h, 2),
-        ]
+    fn extension(y: &State, y_new: &State, k: [&State; 7], h: f64) -> [State; 4] {
+        let [k1, k2, k3, k4, k5, k6, k7] = k;
+        let r = &Self::R;
+        let c1 = k1 * h;
+        let c2 = (k1 * r[0][0]
+            + k2 * r[1][0]
+            + k3 * r[2][0]
+            + k4 * r[3][0]
+            + k5 * r[4][0]
+            + k6 * r[5][0]
+            + k7 * r[6][0])
+            * h;
+        let d1 = y_new - y - c1 - c2;
+        let d2 = k7 * h - c1 - c2 * 2.0;
+        let c4 = d2 - d1 * 3.0;
+        let c3 = d1 - c4;
+        [c1, c2, c3, c4]
     }
 
     #[inline(always)]
@@ -719,6 +719,37 @@ mod tests {
         }
         // The embedded solution is of order 4, not 5: its error weights do not vanish at q = 5.
         assert!(err[4].abs() > 1e-6, "{}", P::NAME);
+    }
+
+    #[test]
+    fn tsitouras_extension_ends_on_the_step_with_its_slope() {
+        // What lets `Tsitouras::extension` derive c3 and c4 from c1, c2, y_new and k7.
+        let b = [
+            Tsitouras::B1,
+            Tsitouras::B2,
+            Tsitouras::B3,
+            Tsitouras::B4,
+            Tsitouras::B5,
+            Tsitouras::B6,
+            0.0,
+        ];
+        for (i, r) in Tsitouras::R.iter().enumerate() {
+            let r1 = if i == 0 { 1.0 } else { 0.0 };
+            let end = r1 + r[0] + r[1] + r[2];
+            let slope = r1 + 2.0 * r[0] + 3.0 * r[1] + 4.0 * r[2];
+            assert!(
+                (end - b[i]).abs() < 1e-14,
+                "stage {}: {end} against b {}",
+                i + 1,
+                b[i]
+            );
+            let want = if i == 6 { 1.0 } else { 0.0 };
+            assert!(
+                (slope - want).abs() < 1e-14,
+                "stage {}: slope {slope}",
+                i + 1
+            );
+        }
     }
 
     #[test]
