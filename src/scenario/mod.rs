@@ -592,6 +592,8 @@ mod tests {
         );
         let reference = parse("[solver]\nmethod = \"dopri5\"\n", None, &[]).unwrap();
         assert_eq!(reference.solver.method, Method::Reference);
+        let dopri5_fast = parse("[solver]\nmethod = \"dopri5-fast\"\n", None, &[]).unwrap();
+        assert_eq!(dopri5_fast.solver.method, Method::Dopri5Fast);
         assert_eq!(parse("", None, &[]).unwrap().solver.method, Method::Tsit5);
     }
 
