@@ -760,9 +760,9 @@ mod tests {
 
     use crate::solver::test_systems::Kink;
 
-    #[test]
-    fn ends_steps_at_a_kink_instead_of_stepping_across_it() {
-        // Polynomial on both sides of the kink, so Dormand–Prince is exact on each side:
+    /// Ends its steps at the kink with either pair.
+    fn ends_steps_at_the_kink<P: Pair>() {
+        // Polynomial on both sides of the kink, so a fifth-order pair is exact on each side:
         // what error is left comes from the kink alone.
         let settings = SolverSettings {
             rtol: 1e-6,
@@ -771,13 +771,14 @@ mod tests {
             ..SolverSettings::default()
         };
         let mut out = Vec::new();
-        let mut fast = FastDopri5::new(settings);
+        let mut fast = FastRk::<P>::new(settings);
         let y = fast
             .integrate(&Kink, 0.0, 1.0, &State::zeros(), 10, &mut out)
             .unwrap();
         assert!(
             (y[1] - Kink::Y1_AT_1).abs() < 1e-12,
-            "{:e}",
+            "{}: {:e}",
+            P::NAME,
             y[1] - Kink::Y1_AT_1
         );
         assert!(fast.stats().switching_evaluations > 0);
@@ -787,5 +788,11 @@ mod tests {
             .integrate(&Kink, 0.0, 1.0, &State::zeros(), 10, &mut out)
             .unwrap();
         assert!((y_ref[1] - Kink::Y1_AT_1).abs() > 1e-10);
+    }
+
+    #[test]
+    fn ends_steps_at_a_kink_instead_of_stepping_across_it() {
+        ends_steps_at_the_kink::<Tsitouras>();
+        ends_steps_at_the_kink::<DormandPrince>();
     }
 }

@@ -278,6 +278,7 @@ mod tests {
             ..SolverSettings::default()
         };
         matches_the_oscillator(Dopri5Integrator::new(settings));
+        matches_the_oscillator(FastTsit5::new(settings));
         matches_the_oscillator(FastDopri5::new(settings));
     }
 
@@ -306,6 +307,7 @@ mod tests {
     #[test]
     fn both_paths_refuse_bad_intervals() {
         refuses_bad_intervals(Dopri5Integrator::new(SolverSettings::default()));
+        refuses_bad_intervals(FastTsit5::new(SolverSettings::default()));
         refuses_bad_intervals(FastDopri5::new(SolverSettings::default()));
     }
 
