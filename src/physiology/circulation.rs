@@ -16,7 +16,7 @@ use super::elements::{
     chamber_pressures, chamber_pressures_and_pericardium, edpvr_volume, pericardial_pressure,
     regurgitant_area, valve_flow, valve_flow_on, vessel_pressure,
 };
-use super::parameters::{CirculationParams, Parameters, ValveParams};
+use super::parameters::{CirculationParams, Parameters};
 use crate::devices::{InletSuction, Position, Pump, Side};
 
 /// Named slots of the state vector.
@@ -476,9 +476,9 @@ impl Circulation {
         branches: Option<ValveBranches>,
     ) -> Hemodynamics {
         // Valve i's flow: on its held branch if given, else by its law.
-        let valve = |i: usize, law: &ValveParams, g: f64, dp: f64, area: f64| match branches {
-            Some(b) => valve_flow_on(law, g, dp, area, b >> i & 1 == 1),
-            None => valve_flow(law, g, dp, area),
+        let valve = |i: usize, g: f64, dp: f64, area: f64| match branches {
+            Some(b) => valve_flow_on(g, dp, area, b >> i & 1 == 1),
+            None => valve_flow(g, dp, area),
         };
         let k = &self.k;
         let p = &self.p;
@@ -531,32 +531,18 @@ impl Circulation {
             p_pv,
             q_mv: valve(
                 0,
-                &p.mitral,
                 k.g_mitral,
                 p_la - p_lv,
                 regurgitant_area(&p.mitral, v(Slot::VLv)),
             ),
-            q_av: valve(
-                1,
-                &p.aortic,
-                k.g_aortic,
-                p_lv - p_ao,
-                p.aortic.regurgitant_area,
-            ),
+            q_av: valve(1, k.g_aortic, p_lv - p_ao, p.aortic.regurgitant_area),
             q_tv: valve(
                 2,
-                &p.tricuspid,
                 k.g_tricuspid,
                 p_ra - p_rv,
                 regurgitant_area(&p.tricuspid, v(Slot::VRv)),
             ),
-            q_pv: valve(
-                3,
-                &p.pulmonary,
-                k.g_pulmonary,
-                p_rv - p_pa,
-                p.pulmonary.regurgitant_area,
-            ),
+            q_pv: valve(3, k.g_pulmonary, p_rv - p_pa, p.pulmonary.regurgitant_area),
             q_svr: (p_sa - p_sv) * k.g_svr,
             q_pvr: (p_pad - p_pv) * k.g_pvr,
             q_ven_sys: (p_sv - p_ra) * k.g_ven_sys,
@@ -590,17 +576,11 @@ impl Circulation {
             p_ao,
             p_pa: vessel_pressure(v(Slot::VPa), p.pulmonary_circ.vu_prox, k.e_pul[0]),
             q_mv: valve_flow(
-                &p.mitral,
                 k.g_mitral,
                 p_la - p_lv,
                 regurgitant_area(&p.mitral, v(Slot::VLv)),
             ),
-            q_av: valve_flow(
-                &p.aortic,
-                k.g_aortic,
-                p_lv - p_ao,
-                p.aortic.regurgitant_area,
-            ),
+            q_av: valve_flow(k.g_aortic, p_lv - p_ao, p.aortic.regurgitant_area),
         }
     }
 

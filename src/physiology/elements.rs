@@ -112,8 +112,8 @@ pub fn regurgitant_area(v: &ValveParams, ventricle_ml: f64) -> f64 {
 /// mL/(s·mmHg), computed once by the caller: see [`vessel_pressure`]); backward through a
 /// regurgitant orifice of `area_cm2` (zero when competent).
 #[inline(always)]
-pub fn valve_flow(v: &ValveParams, g_open: f64, dp_mmhg: f64, area_cm2: f64) -> f64 {
-    valve_flow_on(v, g_open, dp_mmhg, area_cm2, dp_mmhg >= 0.0)
+pub fn valve_flow(g_open: f64, dp_mmhg: f64, area_cm2: f64) -> f64 {
+    valve_flow_on(g_open, dp_mmhg, area_cm2, dp_mmhg >= 0.0)
 }
 
 /// [`valve_flow`] on one branch of its law whatever the sign of ΔP: the forward law ΔP/R when
@@ -121,14 +121,7 @@ pub fn valve_flow(v: &ValveParams, g_open: f64, dp_mmhg: f64, area_cm2: f64) -> 
 /// is then smooth across ΔP = 0, where the valve law itself has a kink; an integrator holds a
 /// branch for a whole step and switches it only at the located crossing.
 #[inline(always)]
-pub fn valve_flow_on(
-    v: &ValveParams,
-    g_open: f64,
-    dp_mmhg: f64,
-    area_cm2: f64,
-    forward: bool,
-) -> f64 {
-    debug_assert_eq!(g_open, 1.0 / v.r);
+pub fn valve_flow_on(g_open: f64, dp_mmhg: f64, area_cm2: f64, forward: bool) -> f64 {
     if forward {
         dp_mmhg * g_open
     } else if area_cm2 > 0.0 {
@@ -171,10 +164,10 @@ mod tests {
             coaptation_volume: 0.0,
         };
         assert_eq!(
-            valve_flow(&v, 1.0 / v.r, -50.0, regurgitant_area(&v, 150.0)),
+            valve_flow(1.0 / v.r, -50.0, regurgitant_area(&v, 150.0)),
             0.0
         );
-        assert!((valve_flow(&v, 1.0 / v.r, 5.0, 0.0) - 500.0).abs() < 1e-9);
+        assert!((valve_flow(1.0 / v.r, 5.0, 0.0) - 500.0).abs() < 1e-9);
     }
 
     #[test]
@@ -186,13 +179,13 @@ mod tests {
         };
         for dp in [-3.0, -1e-3, 0.0, 1e-3, 3.0] {
             // On its own side, each branch is the valve law.
-            let own = valve_flow_on(&v, 1.0 / v.r, dp, 0.3, dp >= 0.0);
-            assert_eq!(own, valve_flow(&v, 1.0 / v.r, dp, 0.3));
+            let own = valve_flow_on(1.0 / v.r, dp, 0.3, dp >= 0.0);
+            assert_eq!(own, valve_flow(1.0 / v.r, dp, 0.3));
         }
         // Past the kink the forward branch stays linear, and the backward branch continues
         // smoothly: value, slope and curvature match on both sides of ΔP = 0.
-        assert_eq!(valve_flow_on(&v, 1.0 / v.r, -2.0, 0.3, true), -200.0);
-        let q = |dp: f64| valve_flow_on(&v, 1.0 / v.r, dp, 0.3, false);
+        assert_eq!(valve_flow_on(1.0 / v.r, -2.0, 0.3, true), -200.0);
+        let q = |dp: f64| valve_flow_on(1.0 / v.r, dp, 0.3, false);
         let d = 1e-4;
         let curvature = |dp: f64| (q(dp + d) - 2.0 * q(dp) + q(dp - d)) / (d * d);
         let c = curvature(0.0);
@@ -205,7 +198,7 @@ mod tests {
             "{c_left} {c_right}"
         );
         assert!(q(2.0).is_finite() && q(2.0) > 0.0);
-        assert_eq!(valve_flow_on(&v, 1.0 / v.r, 2.0, 0.0, false), 0.0);
+        assert_eq!(valve_flow_on(1.0 / v.r, 2.0, 0.0, false), 0.0);
     }
 
     #[test]
@@ -228,7 +221,7 @@ mod tests {
             regurgitant_area: 0.3,
             coaptation_volume: 0.0,
         };
-        let q = valve_flow(&v, 1.0 / v.r, -100.0, regurgitant_area(&v, 150.0));
+        let q = valve_flow(1.0 / v.r, -100.0, regurgitant_area(&v, 150.0));
         assert!((q + 150.0).abs() < 1.0, "{q}");
     }
 
