@@ -240,25 +240,6 @@ impl Signals {
     }
 }
 
-/// Index of the sample nearest `dt` after `t0`, the first of equally near ones, by the
-/// distance |t − t0 − dt|. The samples are in time order, so the distance falls up to the
-/// first sample at or past that time and rises from it: the nearest is that sample or the one
-/// before, found by bisection rather than a pass over every sample. 0 for no samples.
-#[inline(always)]
-fn nearest_sample(samples: &[Sample], t0: f64, dt: f64) -> usize {
-    let dist = |i: usize| (samples[i].0 - t0 - dt).abs();
-    let past = samples.partition_point(|s| s.0 - t0 - dt < 0.0);
-    if past < samples.len() && (past == 0 || dist(past) < dist(past - 1)) {
-        return past;
-    }
-    // Before it, equal distances mean equal times: the first of them.
-    let mut i = past.saturating_sub(1);
-    while i > 0 && dist(i - 1) == dist(i) {
-        i -= 1;
-    }
-    i
-}
-
 /// Computes the metrics of one beat from its samples (both ends included), in one pass that
 /// evaluates the pressures and flows once per sample and keeps none of them.
 #[inline(always)]
@@ -271,7 +252,16 @@ pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -
 
     // End-systole: the sample nearest peak ventricular elastance (Suga's definition).
     let t0 = clock.t_start;
-    let i_es = nearest_sample(samples, t0, circ.t_end_systole());
+    let i_es = samples
+        .iter()
+        .enumerate()
+        .min_by(|a, b| {
+            let da = (a.1 .0 - t0 - circ.t_end_systole()).abs();
+            let db = (b.1 .0 - t0 - circ.t_end_systole()).abs();
+            da.total_cmp(&db)
+        })
+        .map(|(i, _)| i)
+        .unwrap_or(0);
 
     let suction_active = |y: &State| {
         circ.pumps()
@@ -418,39 +408,5 @@ pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -
         mr_volume_ml: mr_volume,
         mr_fraction: if sv > 0.0 { mr_volume / sv } else { 0.0 },
         blood_volume_ml: crate::physiology::circulation::total_volume(&samples[0].1),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        #[test]
-        fn nearest_sample_is_the_first_nearest_of_a_full_scan(
-            steps in prop::collection::vec(prop_oneof![Just(0.0), 1e-4..2e-3f64], 0..60),
-            t0 in -1.0..1e4f64,
-            dt in -0.01..0.2f64,
-        ) {
-            let mut t = t0;
-            let samples: Vec<Sample> = steps
-                .iter()
-                .map(|step| {
-                    t += step;
-                    (t, State::zeros())
-                })
-                .collect();
-            let scan = samples
-                .iter()
-                .enumerate()
-                .min_by(|a, b| {
-                    let da = (a.1 .0 - t0 - dt).abs();
-                    let db = (b.1 .0 - t0 - dt).abs();
-                    da.total_cmp(&db)
-                })
-                .map_or(0, |(i, _)| i);
-            prop_assert_eq!(nearest_sample(&samples, t0, dt), scan);
-        }
     }
 }
