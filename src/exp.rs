@@ -185,6 +185,16 @@ pub(crate) fn exp_lanes<const L: usize>(x: [f64; L]) -> [f64; L] {
     std::array::from_fn(|i| sr[i].0 + sr[i].0 * p[i])
 }
 
+/// [`exp`] of every element of `x` in place, four at a time ([`exp_lanes`]); `L` a
+/// multiple of 4. Bit for bit [`exp`] of each.
+#[inline(always)]
+pub(crate) fn exp_block<const L: usize>(x: &mut [f64; L]) {
+    for c in x.chunks_exact_mut(4) {
+        let four = [c[0], c[1], c[2], c[3]];
+        c.copy_from_slice(&exp_lanes(four));
+    }
+}
+
 /// |x| < X_MAX (false for NaN).
 #[inline(always)]
 fn in_range(x: f64) -> bool {

@@ -240,6 +240,18 @@ impl Signals {
     }
 }
 
+/// Index of the sample whose `offset(t)` (a time relative to some instant, rising with t)
+/// is nearest 0; the first of equally near ones. The samples run forward in time, so the
+/// distance falls up to the first sample at or after the instant and rises from there.
+fn nearest_sample(samples: &[Sample], offset: impl Fn(f64) -> f64) -> usize {
+    let d = |i: usize| offset(samples[i].0).abs();
+    match samples.partition_point(|s| offset(s.0) < 0.0) {
+        0 => 0,
+        i if i == samples.len() || d(i - 1) <= d(i) => i - 1,
+        i => i,
+    }
+}
+
 /// Computes the metrics of one beat from its samples (both ends included), in one pass that
 /// evaluates the pressures and flows once per sample and keeps none of them.
 #[inline(always)]
@@ -252,16 +264,7 @@ pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -
 
     // End-systole: the sample nearest peak ventricular elastance (Suga's definition).
     let t0 = clock.t_start;
-    let i_es = samples
-        .iter()
-        .enumerate()
-        .min_by(|a, b| {
-            let da = (a.1 .0 - t0 - circ.t_end_systole()).abs();
-            let db = (b.1 .0 - t0 - circ.t_end_systole()).abs();
-            da.total_cmp(&db)
-        })
-        .map(|(i, _)| i)
-        .unwrap_or(0);
+    let i_es = nearest_sample(samples, |t| t - t0 - circ.t_end_systole());
 
     let suction_active = |y: &State| {
         circ.pumps()
@@ -286,9 +289,10 @@ pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -
     let mut k = 1;
     while k < samples.len() {
         let n = BLOCK.min(samples.len() - k);
+        let block = circ.metric_pressures_block::<BLOCK>(clock, &samples[k..k + n]);
         for j in 0..n {
             let (w0, w1) = (&samples[k + j - 1], &samples[k + j]);
-            let h = pressures(w1);
+            let h = block.lane(j);
             let dt = w1.0 - w0.0;
             p_dv += 0.5 * (p_lv_last + h.p_lv) * (w1.1[Slot::VLv.i()] - w0.1[Slot::VLv.i()]);
             if 0.5 * (q_av_last + h.q_av) > AV_OPEN_THRESHOLD_ML_S {
@@ -408,5 +412,47 @@ pub fn beat_metrics(circ: &Circulation, clock: &BeatClock, samples: &[Sample]) -
         mr_volume_ml: mr_volume,
         mr_fraction: if sv > 0.0 { mr_volume / sv } else { 0.0 },
         blood_volume_ml: crate::physiology::circulation::total_volume(&samples[0].1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn nearest_sample_takes_the_first_of_a_tie_and_stays_in_range() {
+        let samples: Vec<Sample> = [0.0, 0.5, 1.0].map(|t| (t, State::zeros())).to_vec();
+        assert_eq!(nearest_sample(&samples, |t| t - 0.25), 0);
+        assert_eq!(nearest_sample(&samples, |t| t - 0.75), 1);
+        assert_eq!(nearest_sample(&samples, |t| t + 3.0), 0);
+        assert_eq!(nearest_sample(&samples, |t| t - 3.0), 2);
+    }
+
+    proptest! {
+        #[test]
+        fn nearest_sample_is_the_first_nearest(
+            t0 in -5.0..5.0f64,
+            gaps in prop::collection::vec(1e-4..0.01f64, 1..60),
+            at in -0.1..0.7f64,
+        ) {
+            let mut t = t0;
+            let samples: Vec<Sample> = gaps
+                .iter()
+                .map(|g| {
+                    t += g;
+                    (t, State::zeros())
+                })
+                .collect();
+            let offset = |t: f64| t - t0 - at;
+            // The first of the minima, as a scan finds it.
+            let scan = samples
+                .iter()
+                .enumerate()
+                .min_by(|a, b| offset(a.1 .0).abs().total_cmp(&offset(b.1 .0).abs()))
+                .map(|(i, _)| i)
+                .unwrap();
+            prop_assert_eq!(nearest_sample(&samples, offset), scan);
+        }
     }
 }

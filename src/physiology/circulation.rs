@@ -13,8 +13,9 @@ use thiserror::Error;
 
 use super::activation::{Activation, BeatClock};
 use super::elements::{
-    chamber_pressures, chamber_pressures_and_pericardium, edpvr_volume, pericardial_pressure,
-    regurgitant_area, valve_flow, valve_flow_on, vessel_pressure,
+    chamber_pressures, chamber_pressures_and_pericardium, chamber_pressures_lanes, edpvr_volume,
+    pericardial_pressure, pericardial_pressures_lanes, regurgitant_area, valve_flow, valve_flow_on,
+    vessel_pressure,
 };
 use super::parameters::{CirculationParams, Parameters};
 use crate::devices::{InletSuction, Position, Pump, Side};
@@ -258,6 +259,35 @@ impl MetricPressures {
             Slot::VAo => self.p_ao,
             Slot::VLv => self.p_lv,
             _ => f64::NAN,
+        }
+    }
+}
+
+/// [`MetricPressures`] of a block of `B` samples, field by field: lane j of each array is
+/// sample j's ([`Circulation::metric_pressures_block`]).
+#[derive(Debug, Clone, Copy)]
+pub struct MetricBlock<const B: usize> {
+    pub p_la: [f64; B],
+    pub p_lv: [f64; B],
+    pub p_ra: [f64; B],
+    pub p_ao: [f64; B],
+    pub p_pa: [f64; B],
+    pub q_mv: [f64; B],
+    pub q_av: [f64; B],
+}
+
+impl<const B: usize> MetricBlock<B> {
+    /// Sample j's values.
+    #[inline(always)]
+    pub fn lane(&self, j: usize) -> MetricPressures {
+        MetricPressures {
+            p_la: self.p_la[j],
+            p_lv: self.p_lv[j],
+            p_ra: self.p_ra[j],
+            p_ao: self.p_ao[j],
+            p_pa: self.p_pa[j],
+            q_mv: self.q_mv[j],
+            q_av: self.q_av[j],
         }
     }
 }
@@ -584,6 +614,65 @@ impl Circulation {
         }
     }
 
+    /// [`Circulation::metric_pressures`] of up to `B` samples `(t, y)` at once, lane j from
+    /// sample j (lanes past the last sample repeat it). Field by field over the samples, so
+    /// that each field's arithmetic becomes vector instructions across samples, where sample
+    /// by sample the compiler had to shuffle each sample's values into lanes; the values are
+    /// the same, bit for bit (test `metric_block_is_metric_pressures_sample_by_sample`).
+    #[inline(always)]
+    #[allow(clippy::needless_range_loop)] // several arrays in step, one index
+    pub fn metric_pressures_block<const B: usize>(
+        &self,
+        clock: &BeatClock,
+        samples: &[(f64, State)],
+    ) -> MetricBlock<B> {
+        let p = &self.p;
+        let k = &self.k;
+        let last = samples.len() - 1;
+        // Plain loops over lanes: `array::map` and `from_fn` over a block were not inlined.
+        let [mut e_v, mut e_a, mut v_la, mut v_ra, mut v_lv, mut v_rv, mut v_ao, mut v_pa] =
+            [[0.0; B]; 8];
+        for j in 0..B {
+            let (t, y) = &samples[j.min(last)];
+            e_v[j] = self.ventricle.eval(clock.ventricular_time(*t));
+            e_a[j] = self.atrium.eval(clock.atrial_time(*t));
+            v_la[j] = y[Slot::VLa.i()];
+            v_ra[j] = y[Slot::VRa.i()];
+            v_lv[j] = y[Slot::VLv.i()];
+            v_rv[j] = y[Slot::VRv.i()];
+            v_ao[j] = y[Slot::VAo.i()];
+            v_pa[j] = y[Slot::VPa.i()];
+        }
+        let mut b = MetricBlock {
+            p_la: [0.0; B],
+            p_lv: [0.0; B],
+            p_ra: [0.0; B],
+            p_ao: [0.0; B],
+            p_pa: [0.0; B],
+            q_mv: [0.0; B],
+            q_av: [0.0; B],
+        };
+        let mut p_peri = [0.0; B];
+        chamber_pressures_lanes(&p.la, &e_a, &v_la, &mut b.p_la);
+        chamber_pressures_lanes(&p.ra, &e_a, &v_ra, &mut b.p_ra);
+        chamber_pressures_lanes(&p.lv, &e_v, &v_lv, &mut b.p_lv);
+        pericardial_pressures_lanes(&p.pericardium, &v_lv, &v_rv, &mut p_peri);
+        for j in 0..B {
+            b.p_lv[j] += p_peri[j];
+            b.p_ao[j] = vessel_pressure(v_ao[j], p.systemic.vu_prox, k.e_sys[0]);
+            b.p_pa[j] = vessel_pressure(v_pa[j], p.pulmonary_circ.vu_prox, k.e_pul[0]);
+        }
+        for j in 0..B {
+            b.q_mv[j] = valve_flow(
+                k.g_mitral,
+                b.p_la[j] - b.p_lv[j],
+                regurgitant_area(&p.mitral, v_lv[j]),
+            );
+            b.q_av[j] = valve_flow(k.g_aortic, b.p_lv[j] - b.p_ao[j], p.aortic.regurgitant_area);
+        }
+        b
+    }
+
     /// dy/dt at time `t` within the beat of `clock`. Allocates nothing.
     #[inline(always)]
     pub fn rhs(&self, clock: &BeatClock, t: f64, y: &State, dy: &mut State) {
@@ -785,6 +874,38 @@ mod tests {
             );
             assert_eq!(m.outlet_pressure(Slot::VAo), h.p_ao);
             assert_eq!(m.outlet_pressure(Slot::VLv), h.p_lv);
+        }
+    }
+
+    #[test]
+    fn metric_block_is_metric_pressures_sample_by_sample() {
+        // Functional and fixed regurgitation, so both valve laws' branches and the
+        // functional area's clamp are crossed; volumes and times spread over a beat and
+        // past its ends; blocks of every length up to 16.
+        let mut p = presets::normal();
+        p.mitral.regurgitant_area = 0.3;
+        p.mitral.coaptation_volume = 110.0;
+        p.aortic.regurgitant_area = 0.2;
+        let c = Circulation::new(p);
+        let clock = c.clock(3.2);
+        let samples: Vec<(f64, State)> = (0..40)
+            .map(|i| {
+                let mut y = c.initial_state();
+                y[Slot::VLv.i()] = 40.0 + 4.0 * i as f64;
+                y[Slot::VLa.i()] += 1.5 * i as f64;
+                y[Slot::VAo.i()] += 3.0 * (i % 7) as f64;
+                (3.2 + 0.85 * (i as f64 - 1.0) / 37.0, y)
+            })
+            .collect();
+        for len in 1..=16 {
+            for start in [0, 11, 24] {
+                let block = &samples[start..start + len];
+                let b = c.metric_pressures_block::<16>(&clock, block);
+                for j in 0..16 {
+                    let (t, y) = &block[j.min(len - 1)];
+                    assert_eq!(b.lane(j), c.metric_pressures(&clock, *t, y), "lane {j}");
+                }
+            }
         }
     }
 

@@ -53,6 +53,43 @@ pub fn chamber_pressures_and_pericardium(
     )
 }
 
+/// One chamber's pressures at `L` activations and volumes (lane by lane, e.g. a block of
+/// samples) into `out`: [`chamber_pressure`] of each, bit for bit.
+#[inline(always)]
+pub fn chamber_pressures_lanes<const L: usize>(
+    c: &ChamberParams,
+    e: &[f64; L],
+    v_ml: &[f64; L],
+    out: &mut [f64; L],
+) {
+    let mut x = [0.0; L];
+    for i in 0..L {
+        x[i] = edpvr_exponent(c, v_ml[i]);
+    }
+    crate::exp::exp_block(&mut x);
+    for i in 0..L {
+        out[i] = with_passive(c, e[i], v_ml[i], c.edpvr_a * (x[i] - 1.0));
+    }
+}
+
+/// [`pericardial_pressure`] of `L` pairs of ventricular volumes into `out`, lane by lane,
+/// bit for bit.
+#[inline(always)]
+pub fn pericardial_pressures_lanes<const L: usize>(
+    p: &PericardiumParams,
+    v_lv: &[f64; L],
+    v_rv: &[f64; L],
+    out: &mut [f64; L],
+) {
+    for i in 0..L {
+        out[i] = pericardial_exponent(p, v_lv[i], v_rv[i]);
+    }
+    crate::exp::exp_block(out);
+    for o in out.iter_mut() {
+        *o = p.p0 * (*o - 1.0);
+    }
+}
+
 /// e·E_es·(V − V_0) + (1 − e)·P_ed, mmHg, for the passive pressure P_ed at V.
 #[inline(always)]
 fn with_passive(c: &ChamberParams, e: f64, v_ml: f64, p_ed: f64) -> f64 {

@@ -8,5 +8,7 @@ pub mod elements;
 pub mod parameters;
 pub mod presets;
 
-pub use circulation::{Circulation, Hemodynamics, MetricPressures, Slot, State, N_STATES};
+pub use circulation::{
+    Circulation, Hemodynamics, MetricBlock, MetricPressures, Slot, State, N_STATES,
+};
 pub use parameters::{ParameterError, Parameters, PARAMETERS};

@@ -9,7 +9,7 @@ use thiserror::Error;
 use crate::analysis::console::{active_alarms, suction_onsets};
 use crate::analysis::{beat_to_beat_change, BeatMetrics, ConsoleEvent};
 use crate::physiology::activation::BeatClock;
-use crate::physiology::{Circulation, ParameterError, Parameters, Slot, State};
+use crate::physiology::{Circulation, ParameterError, Parameters, Slot, State, N_STATES};
 use crate::solver::{
     Branches, Dopri5Integrator, FastDopri5, FastTsit5, Integrator, Method, OdeSystem, Sample,
     SolverError, SolverStats, Switches,
@@ -346,16 +346,23 @@ impl AlarmTracker {
 /// Refuses non-finite states and negative volumes, naming the state and time.
 #[inline(always)]
 pub(crate) fn check_physical(samples: &[Sample]) -> Result<(), SimError> {
-    // A quick test per sample: the sum of the values is finite if they all are (a sum that
-    // overflows sends a sound sample to the search below, which then finds nothing), and
-    // the volumes' minimum is not negative. Only a sample that fails it is searched for the
-    // slot to name.
+    // A quick test of the whole beat first, element by element across the state (vector
+    // instructions): y·0 is NaN exactly where y is not finite, and NaN stays in a sum; the
+    // volumes' minimum is not negative. Only a beat that fails it is searched, sample by
+    // sample, for the value to name.
+    let mut non_finite = [0.0; N_STATES];
+    let mut min = [f64::INFINITY; N_STATES];
+    for (_, y) in samples {
+        for i in 0..N_STATES {
+            non_finite[i] += y[i] * 0.0;
+            min[i] = if y[i] < min[i] { y[i] } else { min[i] };
+        }
+    }
+    if non_finite.iter().all(|v| *v == 0.0) && Slot::VOLUMES.iter().all(|s| min[s.i()] >= 0.0) {
+        return Ok(());
+    }
     let sound = |y: &State| {
-        let min_volume = Slot::VOLUMES
-            .iter()
-            .map(|s| y[s.i()])
-            .fold(f64::INFINITY, |m, v| if v < m { v } else { m });
-        y.sum().is_finite() && min_volume >= 0.0
+        y.iter().all(|v| v.is_finite()) && Slot::VOLUMES.iter().all(|s| y[s.i()] >= 0.0)
     };
     for (t, y) in samples.iter().filter(|(_, y)| !sound(y)) {
         if let Some(s) = Slot::ALL.iter().find(|s| !y[s.i()].is_finite()) {
