@@ -347,18 +347,17 @@ impl AlarmTracker {
 #[inline(always)]
 pub(crate) fn check_physical(samples: &[Sample]) -> Result<(), SimError> {
     // A quick test of the whole beat first, element by element across the state (vector
-    // instructions): y·0 is NaN exactly where y is not finite, and NaN stays in a sum; the
-    // volumes' minimum is not negative. Only a beat that fails it is searched, sample by
-    // sample, for the value to name.
-    let mut non_finite = [0.0; N_STATES];
+    // instructions): whether any value is not finite, and the smallest of each. Only a beat
+    // that fails it is searched, sample by sample, for the value to name.
+    let mut non_finite = [false; N_STATES];
     let mut min = [f64::INFINITY; N_STATES];
     for (_, y) in samples {
         for i in 0..N_STATES {
-            non_finite[i] += y[i] * 0.0;
+            non_finite[i] |= !(y[i].abs() < f64::INFINITY);
             min[i] = if y[i] < min[i] { y[i] } else { min[i] };
         }
     }
-    if non_finite.iter().all(|v| *v == 0.0) && Slot::VOLUMES.iter().all(|s| min[s.i()] >= 0.0) {
+    if !non_finite.contains(&true) && Slot::VOLUMES.iter().all(|s| min[s.i()] >= 0.0) {
         return Ok(());
     }
     let sound = |y: &State| {
