@@ -353,7 +353,7 @@ pub(crate) fn check_physical(samples: &[Sample]) -> Result<(), SimError> {
     let mut min = [f64::INFINITY; N_STATES];
     for (_, y) in samples {
         for i in 0..N_STATES {
-            non_finite[i] |= !(y[i].abs() < f64::INFINITY);
+            non_finite[i] |= !y[i].is_finite();
             min[i] = if y[i] < min[i] { y[i] } else { min[i] };
         }
     }
