@@ -11,8 +11,8 @@
 //! below); plain multiplications and additions only (no fused multiply-add, which the
 //! baseline x86-64 target lacks), so results depend neither on the CPU nor on the C
 //! library's version. [`exp_lanes`] evaluates several side by side in vector instructions
-//! (the four chambers' EDPVRs; the atria, left ventricle and pericardium of the beat
-//! metrics; the activation's two Hill terms). Measured (docs/benchmarks.md): 1.02× end to
+//! (the four chambers' EDPVRs; the activation's two Hill terms), [`exp_block`] a block of
+//! the beat metrics' samples four at a time. Measured (docs/benchmarks.md): 1.02× end to
 //! end for the inlined exp, 1.05× more for pairs, 1.04× more for four at once; an earlier
 //! inlined exp without a table (a degree-13 polynomial) was slower than the C library's.
 
@@ -189,6 +189,7 @@ pub(crate) fn exp_lanes<const L: usize>(x: [f64; L]) -> [f64; L] {
 /// multiple of 4. Bit for bit [`exp`] of each.
 #[inline(always)]
 pub(crate) fn exp_block<const L: usize>(x: &mut [f64; L]) {
+    const { assert!(L % 4 == 0, "exp_block takes whole groups of four") };
     for c in x.chunks_exact_mut(4) {
         let four = [c[0], c[1], c[2], c[3]];
         c.copy_from_slice(&exp_lanes(four));

@@ -13,9 +13,8 @@ use thiserror::Error;
 
 use super::activation::{Activation, BeatClock};
 use super::elements::{
-    chamber_pressures, chamber_pressures_and_pericardium, chamber_pressures_lanes, edpvr_volume,
-    pericardial_pressure, pericardial_pressures_lanes, regurgitant_area, valve_flow, valve_flow_on,
-    vessel_pressure,
+    chamber_pressures, chamber_pressures_lanes, edpvr_volume, pericardial_pressure,
+    pericardial_pressures_lanes, regurgitant_area, valve_flow, valve_flow_on, vessel_pressure,
 };
 use super::parameters::{CirculationParams, Parameters};
 use crate::devices::{InletSuction, Position, Pump, Side};
@@ -581,44 +580,19 @@ impl Circulation {
     }
 
     /// [`MetricPressures`] at time `t` within the beat of `clock`: the same values as
-    /// [`Circulation::hemodynamics`] gives for them.
+    /// [`Circulation::hemodynamics`] gives for them. One sample of
+    /// [`Circulation::metric_pressures_block`], which the beat metrics use for the rest.
     #[inline(always)]
     pub fn metric_pressures(&self, clock: &BeatClock, t: f64, y: &State) -> MetricPressures {
-        let p = &self.p;
-        let e_v = self.ventricle.eval(clock.ventricular_time(t));
-        let e_a = self.atrium.eval(clock.atrial_time(t));
-        let v = |s: Slot| y[s.i()];
-        let ([p_la, p_ra, p_lv], p_peri) = chamber_pressures_and_pericardium(
-            [&p.la, &p.ra, &p.lv],
-            [e_a, e_a, e_v],
-            [v(Slot::VLa), v(Slot::VRa), v(Slot::VLv)],
-            &p.pericardium,
-            v(Slot::VLv),
-            v(Slot::VRv),
-        );
-        let p_lv = p_lv + p_peri;
-        let k = &self.k;
-        let p_ao = vessel_pressure(v(Slot::VAo), p.systemic.vu_prox, k.e_sys[0]);
-        MetricPressures {
-            p_la,
-            p_lv,
-            p_ra,
-            p_ao,
-            p_pa: vessel_pressure(v(Slot::VPa), p.pulmonary_circ.vu_prox, k.e_pul[0]),
-            q_mv: valve_flow(
-                k.g_mitral,
-                p_la - p_lv,
-                regurgitant_area(&p.mitral, v(Slot::VLv)),
-            ),
-            q_av: valve_flow(k.g_aortic, p_lv - p_ao, p.aortic.regurgitant_area),
-        }
+        self.metric_pressures_block::<4>(clock, &[(t, *y)]).lane(0)
     }
 
-    /// [`Circulation::metric_pressures`] of up to `B` samples `(t, y)` at once, lane j from
-    /// sample j (lanes past the last sample repeat it). Field by field over the samples, so
-    /// that each field's arithmetic becomes vector instructions across samples, where sample
-    /// by sample the compiler had to shuffle each sample's values into lanes; the values are
-    /// the same, bit for bit (test `metric_block_is_metric_pressures_sample_by_sample`).
+    /// [`MetricPressures`] of up to `B` samples `(t, y)` at once (`B` a multiple of 4), lane
+    /// j from sample j (lanes past the last sample repeat it). Field by field over the
+    /// samples, so that each field's arithmetic becomes vector instructions across samples,
+    /// where sample by sample the compiler had to shuffle each sample's values into lanes.
+    /// Each lane's values depend on its sample only, bit for bit (test
+    /// `metric_block_is_metric_pressures_sample_by_sample`).
     #[inline(always)]
     #[allow(clippy::needless_range_loop)] // several arrays in step, one index
     pub fn metric_pressures_block<const B: usize>(

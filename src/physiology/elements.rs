@@ -30,29 +30,6 @@ pub fn chamber_pressures<const L: usize>(
     std::array::from_fn(|i| with_passive(c[i], e[i], v_ml[i], c[i].edpvr_a * (x[i] - 1.0)))
 }
 
-/// [`chamber_pressures`] of three chambers and [`pericardial_pressure`], the four
-/// exponentials side by side.
-#[inline(always)]
-pub fn chamber_pressures_and_pericardium(
-    c: [&ChamberParams; 3],
-    e: [f64; 3],
-    v_ml: [f64; 3],
-    p: &PericardiumParams,
-    v_lv: f64,
-    v_rv: f64,
-) -> ([f64; 3], f64) {
-    let x = crate::exp::exp_lanes([
-        edpvr_exponent(c[0], v_ml[0]),
-        edpvr_exponent(c[1], v_ml[1]),
-        edpvr_exponent(c[2], v_ml[2]),
-        pericardial_exponent(p, v_lv, v_rv),
-    ]);
-    (
-        std::array::from_fn(|i| with_passive(c[i], e[i], v_ml[i], c[i].edpvr_a * (x[i] - 1.0))),
-        p.p0 * (x[3] - 1.0),
-    )
-}
-
 /// One chamber's pressures at `L` activations and volumes (lane by lane, e.g. a block of
 /// samples) into `out`: [`chamber_pressure`] of each, bit for bit.
 #[inline(always)]
