@@ -145,6 +145,9 @@ pub struct Activation {
     /// and scaled slopes d = dt·de/dt at its edges, c2 = 3(e1 − e0) − 2d0 − d1 and
     /// c3 = 2(e0 − e1) + d0 + d1, worked out once here rather than at every evaluation.
     table: std::sync::Arc<[[f64; 4]; TABLE_CELLS]>,
+    /// What it was tabulated from ([`Activation::is_for`]).
+    params: ActivationParams,
+    period_s: f64,
 }
 
 impl std::fmt::Debug for Activation {
@@ -192,7 +195,22 @@ impl Activation {
             t_exact: EXACT_CELLS as f64 * dt,
             t_end: period_s,
             table,
+            params: *p,
+            period_s,
         }
+    }
+
+    /// Whether this is the activation of `p` at heart period `period_s` (the same values to
+    /// the bit), so that a model rebuilt with them can share its table
+    /// ([`crate::physiology::Circulation::new_reusing`]).
+    pub fn is_for(&self, p: &ActivationParams, period_s: f64) -> bool {
+        self.params == *p && self.period_s.to_bits() == period_s.to_bits()
+    }
+
+    /// Whether the two share one table (not merely equal ones).
+    #[cfg(test)]
+    pub(crate) fn shares_table_with(&self, other: &Activation) -> bool {
+        std::sync::Arc::ptr_eq(&self.table, &other.table)
     }
 
     /// e(t) for time since onset `t` in s; 0 before onset.

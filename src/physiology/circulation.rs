@@ -16,7 +16,7 @@ use super::elements::{
     chamber_pressures, chamber_pressures_lanes, edpvr_volume, pericardial_pressure,
     pericardial_pressures_lanes, regurgitant_area, valve_flow, valve_flow_on, vessel_pressure,
 };
-use super::parameters::{CirculationParams, Parameters};
+use super::parameters::{ActivationParams, CirculationParams, Parameters};
 use crate::devices::{InletSuction, Position, Pump, Side};
 
 /// Named slots of the state vector.
@@ -384,11 +384,28 @@ impl Reciprocals {
 impl Circulation {
     /// Builds the model without devices. Parameters must have been validated.
     pub fn new(p: Parameters) -> Self {
+        Self::build(p, None)
+    }
+
+    /// [`Circulation::new`], sharing `previous`'s activation tables where they are for the
+    /// same activation parameters and heart period: tabulating one takes some 4,000
+    /// evaluations of the formula, several times a beat's integration, and a course rebuilds
+    /// its model every beat with mostly the same parameters. Same model as
+    /// [`Circulation::new`] either way (the table is a function of those two).
+    pub fn new_reusing(p: Parameters, previous: &Circulation) -> Self {
+        Self::build(p, Some(previous))
+    }
+
+    fn build(p: Parameters, previous: Option<&Circulation>) -> Self {
         let period = 60.0 / p.heart.hr;
+        let activation = |a: &ActivationParams, old: Option<&Activation>| match old {
+            Some(old) if old.is_for(a, period) => old.clone(),
+            _ => Activation::new(a, period),
+        };
         Circulation {
             k: Reciprocals::of(&p),
-            ventricle: Activation::new(&p.heart.ventricle, period),
-            atrium: Activation::new(&p.heart.atrium, period),
+            ventricle: activation(&p.heart.ventricle, previous.map(|c| &c.ventricle)),
+            atrium: activation(&p.heart.atrium, previous.map(|c| &c.atrium)),
             p,
             left: None,
             right: None,
@@ -881,6 +898,43 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_rebuilt_model_shares_activation_tables_only_where_they_match() {
+        let p = presets::normal();
+        let old = Circulation::new(p);
+        // Same activations and heart rate, another resistance: both tables shared.
+        let mut q = p;
+        q.systemic.r_periph *= 1.3;
+        let same = Circulation::new_reusing(q, &old);
+        assert!(same.ventricle.shares_table_with(&old.ventricle));
+        assert!(same.atrium.shares_table_with(&old.atrium));
+        // Another heart rate, another ventricular relaxation: fresh tables, and the model
+        // is the one built from scratch, value for value.
+        let mut faster = p;
+        faster.heart.hr = 110.0;
+        let mut slower_relaxation = p;
+        slower_relaxation.heart.ventricle.tau2 *= 1.2;
+        for (q, atrium_shared) in [(q, true), (faster, false), (slower_relaxation, true)] {
+            let (fresh, reused) = (Circulation::new(q), Circulation::new_reusing(q, &old));
+            assert_eq!(reused.atrium.shares_table_with(&old.atrium), atrium_shared);
+            let clock = fresh.clock(0.0);
+            let y = fresh.initial_state();
+            for k in 0..60 {
+                let t = k as f64 * clock.period / 60.0;
+                let (mut a, mut b) = (State::zeros(), State::zeros());
+                fresh.rhs(&clock, t, &y, &mut a);
+                reused.rhs(&clock, t, &y, &mut b);
+                assert_eq!(a, b, "t = {t}");
+            }
+        }
+        assert!(!Circulation::new_reusing(faster, &old)
+            .ventricle
+            .shares_table_with(&old.ventricle));
+        assert!(!Circulation::new_reusing(slower_relaxation, &old)
+            .ventricle
+            .shares_table_with(&old.ventricle));
     }
 
     #[test]

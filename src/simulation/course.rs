@@ -120,15 +120,21 @@ impl CourseState {
     }
 
     /// The model at `t`; `hr` keeps the running beat's heart rate for a mid-beat rebuild.
-    fn model(&self, t: f64, hr: Option<f64>) -> Circulation {
+    /// The model at `t` (at heart rate `hr` if given), sharing what it can with `previous`,
+    /// the model of the beat before ([`Circulation::new_reusing`]).
+    fn model(&self, t: f64, hr: Option<f64>, previous: Option<&Circulation>) -> Circulation {
         let mut p = self.params_at(t);
         if let Some(hr) = hr {
             p.heart.hr = hr;
         }
         let rate: f64 = self.infusions.iter().map(|i| i.0).sum();
+        let circ = match previous {
+            Some(previous) => Circulation::new_reusing(p, previous),
+            None => Circulation::new(p),
+        };
         self.pumps
             .iter()
-            .try_fold(Circulation::new(p), |m, pump| m.with_pump(pump.clone()))
+            .try_fold(circ, |m, pump| m.with_pump(pump.clone()))
             .expect("the scenario checked device placement")
             .with_infusion(rate)
     }
@@ -519,6 +525,8 @@ pub fn run_course<I: Integrator>(
     let mut beats: Vec<Beat> = Vec::new();
     let mut alarms = AlarmTracker::default();
     let mut held_since: Vec<Option<f64>> = vec![None; plan.triggers.len()];
+    // The last beat's model, whose activation tables the next one shares when it can.
+    let mut last_model: Option<Circulation> = None;
     let mut last_fired: Vec<Option<f64>> = vec![None; plan.triggers.len()];
     let eps = 1e-9;
 
@@ -532,7 +540,7 @@ pub fn run_course<I: Integrator>(
             .collect();
         st.apply_due(t, eps, plan, &recent);
         st.settle_ramps(t);
-        let mut circ = st.model(t, None);
+        let mut circ = st.model(t, None, last_model.as_ref());
         let clock = circ.clock(t);
         let t_end = t + clock.period;
         let hr = circ.parameters().heart.hr;
@@ -567,12 +575,13 @@ pub fn run_course<I: Integrator>(
             }
             // An event inside the beat: apply it now and continue with the same beat clock.
             st.apply_due(seg_end, eps, plan, &recent);
-            circ = st.model(seg_end, Some(hr));
+            circ = st.model(seg_end, Some(hr), Some(&circ));
             seg_start = seg_end;
         }
         st.net_fluid_ml += fluid_ml;
         let metrics = super::kernel::measure(&circ, &clock, &samples)?;
         alarms.observe(&circ, &clock, &samples, &metrics);
+        last_model = Some(circ);
         let change = beat_to_beat_change(&y, &y_cur);
         y = y_cur;
         t = t_end;
@@ -658,7 +667,7 @@ pub fn run_course<I: Integrator>(
         })
     });
     Ok(RunResult {
-        circulation: st.model(t, None),
+        circulation: st.model(t, None, last_model.as_ref()),
         beats,
         steady: stable.steady,
         report: BeatMetrics::mean(&report_metrics),
