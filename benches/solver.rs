@@ -3,7 +3,8 @@
 //! metrics included), for the normal adult without and with an Impella CP at P8, on the
 //! reference path (ode_solvers' Dopri5) and the fast path ([`FastTsit5`], and [`FastDopri5`]
 //! beside it at the benchmark tolerance) in the same run;
-//! and a 100-case sweep on one and on two threads. Before measuring, it prints the accuracy
+//! a 100-case sweep on one and on two threads; and a 20-minute course with events, as `run`
+//! runs a scenario's `[course]`. Before measuring, it prints the accuracy
 //! each configuration runs at (error against a tight-tolerance run, docs/benchmarks.md).
 //! Run: `cargo bench --bench solver`. Results: docs/benchmarks.md.
 
@@ -230,6 +231,45 @@ fn bench_sweep(c: &mut Criterion) {
     group.finish();
 }
 
+/// A 20-minute course with events, the way `run` runs a scenario with a `[course]`: SCAI C
+/// (LV) with a CP at P8, a contractility ramp over minutes 2–12 and a P-level step at
+/// minute 15, at the default tolerance (the scenario's). The course rebuilds its model every
+/// beat (the ramp changes it), so this is where rebuilding costs show.
+fn bench_course(c: &mut Criterion) {
+    const SCENARIO: &str = r#"
+title = "benchmark course"
+[patient]
+preset = "scai_c_lv"
+[[devices]]
+model = "cp"
+p_level = 8
+[course]
+duration = "20 min"
+[[events]]
+at = "2 min"
+do = { ramp = { "lv.ees" = 1.6 }, over = "10 min" }
+[[events]]
+at = "15 min"
+do = { p_level = 6 }
+"#;
+    let sc = impella_sim::scenario::parse(SCENARIO, None, &[]).expect("benchmark scenario");
+    // Throughput in beats integrated (fast-forwarded beats, repeated at periodic steady
+    // state without integrating, are not counted).
+    let run = impella_sim::simulation::run_scenario(&sc).expect("course runs");
+    let skipped: usize = run.beats.iter().map(|b| b.fast_forwarded).sum();
+    eprintln!(
+        "course: {} beats integrated, {skipped} fast-forwarded",
+        run.beats.len()
+    );
+    let mut group = c.benchmark_group("course");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(run.beats.len() as u64));
+    group.bench_function("scai_c_cp_20min", |b| {
+        b.iter(|| black_box(impella_sim::simulation::run_scenario(&sc).expect("course runs")))
+    });
+    group.finish();
+}
+
 fn benches(c: &mut Criterion) {
     let cases = cases();
     bench_rhs(c, &cases);
@@ -241,6 +281,7 @@ fn benches(c: &mut Criterion) {
     // (tests/solver_paths.rs).
     bench_path(c, &cases, SolverSettings::default().rtol, FastTsit5::new);
     bench_sweep(c);
+    bench_course(c);
 }
 
 criterion_group!(solver, benches);
