@@ -185,7 +185,8 @@ pub struct DeviceSpec {
     stopped_rotor: StoppedRotor,
     p_levels: Vec<PLevel>,
     provenance: Provenance,
-    curve: PumpCurve,
+    /// Shared with every pump made from it (a sweep makes some per case).
+    curve: std::sync::Arc<PumpCurve>,
 }
 
 impl DeviceSpec {
@@ -282,8 +283,8 @@ impl DeviceSpec {
         &self.provenance
     }
 
-    /// The HQ characteristic (built at load; this clones it).
-    pub fn pump_curve(&self) -> PumpCurve {
+    /// The HQ characteristic (built at load, shared).
+    pub fn pump_curve(&self) -> std::sync::Arc<PumpCurve> {
         self.curve.clone()
     }
 }
@@ -373,7 +374,7 @@ impl Validator<'_> {
             rated_max_flow_l_min: rated,
             cannula_inertance_mmhg_s2_per_ml: inertance,
             stopped_rotor,
-            curve: PumpCurve::new(&running, stopped_rotor),
+            curve: std::sync::Arc::new(PumpCurve::new(&running, stopped_rotor)),
             p_levels,
             provenance: Provenance {
                 rated_max_flow: Sourced {

@@ -115,7 +115,8 @@ pub struct Pump {
     /// [`crate::physiology::elements::vessel_pressure`]).
     inv_inertance: f64,
     pub position: Position,
-    /// Shared, not copied, by clones: a course clones its pumps into every beat's model.
+    /// Shared with the catalogue's device and between clones (a course clones its pumps into
+    /// every beat's model).
     curve: std::sync::Arc<PumpCurve>,
     /// Speed of each P-level, rpm (index = level), so the level can change at run time.
     level_speeds_rpm: Vec<f64>,
@@ -125,7 +126,7 @@ impl Pump {
     /// Sets up `spec` at `p_level` in `position`.
     pub fn new(spec: &DeviceSpec, p_level: u8, position: Position) -> Result<Pump, DeviceError> {
         let speed_rpm = spec.speed_rpm(p_level)?;
-        let curve = std::sync::Arc::new(spec.pump_curve());
+        let curve = spec.pump_curve();
         Ok(Pump {
             model: spec.id().to_string(),
             name: spec.name().to_string(),
