@@ -389,8 +389,8 @@ impl Circulation {
 
     /// [`Circulation::new`], sharing `previous`'s activation tables where they are for the
     /// same activation parameters and heart period: tabulating one takes some 4,000
-    /// evaluations of the formula, several times a beat's integration, and a course rebuilds
-    /// its model every beat with mostly the same parameters. Same model as
+    /// evaluations of the formula (the two about as long as a beat's integration), and a
+    /// course rebuilds its model every beat with mostly the same parameters. Same model as
     /// [`Circulation::new`] either way (the table is a function of those two).
     pub fn new_reusing(p: Parameters, previous: &Circulation) -> Self {
         Self::build(p, Some(previous))
