@@ -59,7 +59,7 @@ pub const SUCTION_K: f64 = 0.05;
 /// Obstruction starts this far above the inlet chamber's V_0, mL [estimate after the
 /// reference data §1.5: "V_LV < V0 + 10 mL"].
 pub const SUCTION_ONSET_ABOVE_V0_ML: f64 = 15.0;
-/// Obstruction would be complete this far above max(V_0, 0), mL [estimate].
+/// Obstruction would be complete this far above max(V_0, 0), mL \[estimate\].
 pub const SUCTION_FLOOR_ABOVE_V0_ML: f64 = 3.0;
 
 impl InletSuction {

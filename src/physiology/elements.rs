@@ -19,7 +19,7 @@ pub fn chamber_pressure(c: &ChamberParams, e: f64, v_ml: f64) -> f64 {
 }
 
 /// [`chamber_pressure`] of `L` chambers, chamber i under activation e\[i\], their
-/// exponentials evaluated side by side ([`crate::exp::exp_lanes`]).
+/// exponentials evaluated side by side (four-wide vector instructions).
 #[inline(always)]
 pub fn chamber_pressures<const L: usize>(
     c: [&ChamberParams; L],
@@ -108,7 +108,7 @@ fn pericardial_exponent(p: &PericardiumParams, v_lv: f64, v_rv: f64) -> f64 {
     p.lambda * (v_lv + v_rv - p.v0)
 }
 
-/// Volume span over which a functional regurgitant orifice opens fully, mL [estimate].
+/// Volume span over which a functional regurgitant orifice opens fully, mL \[estimate\].
 pub const FUNCTIONAL_OPENING_SPAN_ML: f64 = 40.0;
 
 /// Effective regurgitant area (cm²) of an atrioventricular valve whose ventricle holds
