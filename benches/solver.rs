@@ -14,7 +14,7 @@ use std::hint::black_box;
 
 use common::{
     exact_minute, last_beat, last_beat_error, minute, model, tolerance, BEATS, TOL_FAST,
-    TOL_REFERENCE,
+    TOL_REFERENCE, TOL_TIGHT,
 };
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use impella_sim::physiology::activation::BeatClock;
@@ -253,12 +253,21 @@ at = "15 min"
 do = { p_level = 6 }
 "#;
     let sc = impella_sim::scenario::parse(SCENARIO, None, &[]).expect("benchmark scenario");
+    // Its accuracy, measured like the minute's: the last beat against the reference path at
+    // the tight tolerance, on the same 1 ms grid.
+    let tight = format!(
+        "{SCENARIO}[solver]\nmethod = \"dopri5\"\nrtol = {TOL_TIGHT:e}\natol = {TOL_TIGHT:e}\n"
+    );
+    let tight = impella_sim::scenario::parse(&tight, None, &[]).expect("tight scenario");
+    let run = impella_sim::simulation::run_scenario(&sc).expect("course runs");
+    let exact = impella_sim::simulation::run_scenario(&tight).expect("tight course runs");
     // Throughput in beats integrated (fast-forwarded beats, repeated at periodic steady
     // state without integrating, are not counted).
-    let run = impella_sim::simulation::run_scenario(&sc).expect("course runs");
     let skipped: usize = run.beats.iter().map(|b| b.fast_forwarded).sum();
     eprintln!(
-        "course: {} beats integrated, {skipped} fast-forwarded",
+        "accuracy course (tsit5, default tol): error, last beat of the course {:.1e}; {} beats \
+         integrated, {skipped} fast-forwarded",
+        last_beat_error(&run, &exact),
         run.beats.len()
     );
     let mut group = c.benchmark_group("course");
