@@ -601,7 +601,18 @@ impl Circulation {
     /// [`Circulation::metric_pressures_block`], which the beat metrics use for the rest.
     #[inline(always)]
     pub fn metric_pressures(&self, clock: &BeatClock, t: f64, y: &State) -> MetricPressures {
-        self.metric_pressures_block::<4>(clock, &[(t, *y)]).lane(0)
+        self.metric_pressures_block::<4>(&[(t, *y)], |_, t| self.activations(clock, t))
+            .lane(0)
+    }
+
+    /// The ventricular and atrial activations [e_v, e_a] at time `t` within the beat of
+    /// `clock`.
+    #[inline(always)]
+    pub fn activations(&self, clock: &BeatClock, t: f64) -> [f64; 2] {
+        [
+            self.ventricle.eval(clock.ventricular_time(t)),
+            self.atrium.eval(clock.atrial_time(t)),
+        ]
     }
 
     /// [`MetricPressures`] of up to `B` samples `(t, y)` at once (`B` a multiple of 4), lane
@@ -609,13 +620,15 @@ impl Circulation {
     /// samples, so that each field's arithmetic becomes vector instructions across samples,
     /// where sample by sample the compiler had to shuffle each sample's values into lanes.
     /// Each lane's values depend on its sample only, bit for bit (test
-    /// `metric_block_is_metric_pressures_sample_by_sample`).
+    /// `metric_block_is_metric_pressures_sample_by_sample`). `activations(i, t)` gives the
+    /// [`Circulation::activations`] of sample i (at time t): the caller may have them
+    /// already.
     #[inline(always)]
     #[allow(clippy::needless_range_loop)] // several arrays in step, one index
     pub fn metric_pressures_block<const B: usize>(
         &self,
-        clock: &BeatClock,
         samples: &[(f64, State)],
+        mut activations: impl FnMut(usize, f64) -> [f64; 2],
     ) -> MetricBlock<B> {
         let p = &self.p;
         let k = &self.k;
@@ -625,8 +638,7 @@ impl Circulation {
             [[0.0; B]; 8];
         for j in 0..B {
             let (t, y) = &samples[j.min(last)];
-            e_v[j] = self.ventricle.eval(clock.ventricular_time(*t));
-            e_a[j] = self.atrium.eval(clock.atrial_time(*t));
+            [e_v[j], e_a[j]] = activations(j.min(last), *t);
             v_la[j] = y[Slot::VLa.i()];
             v_ra[j] = y[Slot::VRa.i()];
             v_lv[j] = y[Slot::VLv.i()];
@@ -891,7 +903,7 @@ mod tests {
         for len in 1..=16 {
             for start in [0, 11, 24] {
                 let block = &samples[start..start + len];
-                let b = c.metric_pressures_block::<16>(&clock, block);
+                let b = c.metric_pressures_block::<16>(block, |_, t| c.activations(&clock, t));
                 for j in 0..16 {
                     let (t, y) = &block[j.min(len - 1)];
                     assert_eq!(b.lane(j), c.metric_pressures(&clock, *t, y), "lane {j}");

@@ -527,6 +527,7 @@ pub fn run_course<I: Integrator>(
     let mut held_since: Vec<Option<f64>> = vec![None; plan.triggers.len()];
     // The last beat's model, whose activation tables the next one shares when it can.
     let mut last_model: Option<Circulation> = None;
+    let mut memo = crate::analysis::ActivationMemo::default();
     let mut last_fired: Vec<Option<f64>> = vec![None; plan.triggers.len()];
     let eps = 1e-9;
 
@@ -579,7 +580,7 @@ pub fn run_course<I: Integrator>(
             seg_start = seg_end;
         }
         st.net_fluid_ml += fluid_ml;
-        let metrics = super::kernel::measure(&circ, &clock, &samples)?;
+        let metrics = super::kernel::measure(&circ, &clock, &samples, &mut memo)?;
         alarms.observe(&circ, &clock, &samples, &metrics);
         last_model = Some(circ);
         let change = beat_to_beat_change(&y, &y_cur);

@@ -13,7 +13,7 @@
 //! docs/benchmarks.md.
 
 use super::{check_physical, BeatSystem, SimError};
-use crate::analysis::{beat_metrics, BeatMetrics};
+use crate::analysis::{beat_metrics, ActivationMemo, BeatMetrics};
 use crate::physiology::activation::BeatClock;
 use crate::physiology::{Circulation, State};
 use crate::solver::{Branches, Integrator, OdeSystem, Sample, SolverError, Switches};
@@ -167,13 +167,14 @@ pub(super) fn measure(
     circ: &Circulation,
     clock: &BeatClock,
     samples: &[Sample],
+    memo: &mut ActivationMemo,
 ) -> Result<BeatMetrics, SimError> {
     #[cfg(target_arch = "x86_64")]
     if avx2() {
         // SAFETY: the CPU has AVX2.
-        return unsafe { measure_avx2(circ, clock, samples) };
+        return unsafe { measure_avx2(circ, clock, samples, memo) };
     }
-    measure_baseline(circ, clock, samples)
+    measure_baseline(circ, clock, samples, memo)
 }
 
 #[inline(never)]
@@ -181,9 +182,10 @@ fn measure_baseline(
     circ: &Circulation,
     clock: &BeatClock,
     samples: &[Sample],
+    memo: &mut ActivationMemo,
 ) -> Result<BeatMetrics, SimError> {
     check_physical(samples)?;
-    Ok(beat_metrics(circ, clock, samples))
+    Ok(beat_metrics(circ, clock, samples, memo))
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -192,9 +194,10 @@ fn measure_avx2(
     circ: &Circulation,
     clock: &BeatClock,
     samples: &[Sample],
+    memo: &mut ActivationMemo,
 ) -> Result<BeatMetrics, SimError> {
     check_physical(samples)?;
-    Ok(beat_metrics(circ, clock, samples))
+    Ok(beat_metrics(circ, clock, samples, memo))
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
@@ -221,6 +224,7 @@ mod tests {
             FastTsit5::new(SolverSettings::default()),
         );
         let (mut y_a, mut y_b) = (circ.initial_state(), circ.initial_state());
+        let (mut memo_a, mut memo_b) = (ActivationMemo::default(), ActivationMemo::default());
         let mut t = 0.0;
         for _ in 0..4 {
             let clock = circ.clock(t);
@@ -241,9 +245,9 @@ mod tests {
                     .collect()
             };
             assert_eq!(bits(&a), bits(&b));
-            let m_a = measure_baseline(&circ, &clock, &a).expect("sound beat");
+            let m_a = measure_baseline(&circ, &clock, &a, &mut memo_a).expect("sound beat");
             // SAFETY: the CPU has AVX2.
-            let m_b = unsafe { measure_avx2(&circ, &clock, &b) }.expect("sound beat");
+            let m_b = unsafe { measure_avx2(&circ, &clock, &b, &mut memo_b) }.expect("sound beat");
             let mbits =
                 |m: &BeatMetrics| m.values().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!(mbits(&m_a), mbits(&m_b));

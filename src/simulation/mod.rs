@@ -7,7 +7,7 @@ mod kernel;
 use thiserror::Error;
 
 use crate::analysis::console::{active_alarms, suction_onsets};
-use crate::analysis::{beat_to_beat_change, BeatMetrics, ConsoleEvent};
+use crate::analysis::{beat_to_beat_change, ActivationMemo, BeatMetrics, ConsoleEvent};
 use crate::physiology::activation::BeatClock;
 use crate::physiology::{Circulation, ParameterError, Parameters, Slot, State, N_STATES};
 use crate::solver::{
@@ -222,6 +222,7 @@ pub fn run_model<I: Integrator>(
     };
     let mut remaining_after_steady: Option<usize> = None;
     let mut alarms = AlarmTracker::default();
+    let mut memo = ActivationMemo::default();
 
     loop {
         let clock = circ.clock(t);
@@ -236,7 +237,7 @@ pub fn run_model<I: Integrator>(
             n,
             &mut samples,
         )?;
-        let metrics = kernel::measure(&circ, &clock, &samples)?;
+        let metrics = kernel::measure(&circ, &clock, &samples, &mut memo)?;
         alarms.observe(&circ, &clock, &samples, &metrics);
         beats.push(Beat {
             clock,
