@@ -137,7 +137,8 @@ pub struct Activation {
     formula: TwoHill,
     /// Inverse cell width, 1/s.
     inv_dt: f64,
-    /// Interpolate on (t_exact, t_end); the formula elsewhere.
+    /// Interpolate on (t_exact, t_end); the formula elsewhere. t_end is the heart period
+    /// the table is for.
     t_exact: f64,
     t_end: f64,
     /// Per cell k (k = 0..TABLE_CELLS), the cubic Hermite polynomial on it in Horner form,
@@ -145,9 +146,8 @@ pub struct Activation {
     /// and scaled slopes d = dt·de/dt at its edges, c2 = 3(e1 − e0) − 2d0 − d1 and
     /// c3 = 2(e0 − e1) + d0 + d1, worked out once here rather than at every evaluation.
     table: std::sync::Arc<[[f64; 4]; TABLE_CELLS]>,
-    /// What it was tabulated from ([`Activation::is_for`]).
+    /// What it was tabulated from, with `t_end` ([`Activation::is_for`]).
     params: ActivationParams,
-    period_s: f64,
 }
 
 impl std::fmt::Debug for Activation {
@@ -196,7 +196,6 @@ impl Activation {
             t_end: period_s,
             table,
             params: *p,
-            period_s,
         }
     }
 
@@ -204,7 +203,7 @@ impl Activation {
     /// the bit), so that a model rebuilt with them can share its table
     /// ([`crate::physiology::Circulation::new_reusing`]).
     pub fn is_for(&self, p: &ActivationParams, period_s: f64) -> bool {
-        self.params == *p && self.period_s.to_bits() == period_s.to_bits()
+        self.params == *p && self.t_end.to_bits() == period_s.to_bits()
     }
 
     /// Whether the two share one table (not merely equal ones).

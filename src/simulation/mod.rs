@@ -361,10 +361,7 @@ pub(crate) fn check_physical(samples: &[Sample]) -> Result<(), SimError> {
     if !non_finite.contains(&true) && Slot::VOLUMES.iter().all(|s| min[s.i()] >= 0.0) {
         return Ok(());
     }
-    let sound = |y: &State| {
-        y.iter().all(|v| v.is_finite()) && Slot::VOLUMES.iter().all(|s| y[s.i()] >= 0.0)
-    };
-    for (t, y) in samples.iter().filter(|(_, y)| !sound(y)) {
+    for (t, y) in samples {
         if let Some(s) = Slot::ALL.iter().find(|s| !y[s.i()].is_finite()) {
             return Err(SimError::NonFinite {
                 slot: s.name(),
