@@ -6,6 +6,7 @@
 //! a 100-case sweep on one and on two threads; and a 20-minute course with events, as `run`
 //! runs a scenario's `[course]`. Before measuring, it prints the accuracy
 //! each configuration runs at (error against a tight-tolerance run, docs/benchmarks.md).
+//! Every group runs the beat kernel's copy for this CPU ([`kernel`]), as `run` does.
 //! Run: `cargo bench --bench solver`. Results: docs/benchmarks.md.
 
 mod common;
@@ -19,7 +20,7 @@ use common::{
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use impella_sim::physiology::activation::BeatClock;
 use impella_sim::physiology::{Circulation, State};
-use impella_sim::simulation::{BeatSystem, RunResult};
+use impella_sim::simulation::{kernel, BeatSystem, RunResult};
 use impella_sim::solver::{
     trajectory_error, Branches, Dopri5Integrator, FastDopri5, FastTsit5, Integrator, OdeSystem,
     Sample, SolverSettings, Switches,
@@ -34,19 +35,24 @@ const CASES: [(&str, bool); 2] = [("no_pump", false), ("cp_p8", true)];
 const INTERVAL_START_S: f64 = 0.1;
 
 /// The model of a beat without the small first step of a call (see
-/// [`OdeSystem::step_after`]), so that a call over a 1 ms interval is one step.
+/// [`OdeSystem::step_after`]), so that a call over a 1 ms interval is one step. Forwards
+/// inline, so that the kernel's copy for this CPU holds the right-hand side.
 struct NoRestart<'a>(&'a BeatSystem<'a>);
 
 impl OdeSystem for NoRestart<'_> {
+    #[inline(always)]
     fn rhs(&self, t: f64, y: &State, dy: &mut State) {
         self.0.rhs(t, y, dy);
     }
+    #[inline(always)]
     fn switching(&self, t: f64, y: &State, g: &mut Switches) -> usize {
         self.0.switching(t, y, g)
     }
+    #[inline(always)]
     fn rhs_on(&self, t: f64, y: &State, branches: Branches, dy: &mut State) {
         self.0.rhs_on(t, y, branches, dy);
     }
+    #[inline(always)]
     fn rhs_switching(
         &self,
         t: f64,
@@ -93,11 +99,15 @@ fn bench_rhs(c: &mut Criterion, cases: &[Case]) {
         let (beat, clock) = (case.beat(), case.clock());
         // Evaluations per second: the right-hand side at each sample of a beat.
         group.throughput(Throughput::Elements(beat.len() as u64));
+        let sys = BeatSystem {
+            circ: &case.circ,
+            clock,
+        };
         group.bench_function(case.name, |b| {
             let mut dy = State::zeros();
             b.iter(|| {
                 for (t, y) in beat {
-                    case.circ.rhs(&clock, black_box(*t), black_box(y), &mut dy);
+                    kernel::rhs(&sys, black_box(*t), black_box(y), &mut dy);
                     black_box(&dy);
                 }
             })
@@ -128,29 +138,26 @@ fn bench_path<I: Integrator>(
 
         // Accuracy of each configuration, from the tight run's state at the same time.
         let mut integrator = make(tolerance(tol));
-        integrator
-            .integrate(&sys, t0, t0 + dt, &y0, 1, &mut out)
-            .expect("interval");
+        kernel::integrate(&mut integrator, &sys, t0, t0 + dt, &y0, 1, &mut out).expect("interval");
         let e_interval = trajectory_error(&out, &beat[k0..=k0 + 1]);
         out.clear();
-        integrator
-            .integrate(
-                &sys,
-                clock.t_start,
-                clock.t_start + clock.period,
-                &beat[0].1,
-                n,
-                &mut out,
-            )
-            .expect("beat");
+        kernel::integrate(
+            &mut integrator,
+            &sys,
+            clock.t_start,
+            clock.t_start + clock.period,
+            &beat[0].1,
+            n,
+            &mut out,
+        )
+        .expect("beat");
         let e_beat = trajectory_error(&out, beat);
         // One step: the interval once more, on the model without the restart after onsets
         // (the interval has none), with the step the beat ended with.
         let step_sys = NoRestart(&sys);
         let before = integrator.stats();
         out.clear();
-        integrator
-            .integrate(&step_sys, t0, t0 + dt, &y0, 1, &mut out)
+        kernel::integrate(&mut integrator, &step_sys, t0, t0 + dt, &y0, 1, &mut out)
             .expect("interval");
         let after = integrator.stats();
         let steps = (after.accepted_steps + after.rejected_steps)
@@ -172,7 +179,15 @@ fn bench_path<I: Integrator>(
         group.bench_function(id.clone(), |b| {
             b.iter(|| {
                 out.clear();
-                integrator.integrate(&step_sys, t0, t0 + dt, black_box(&y0), 1, &mut out)
+                kernel::integrate(
+                    &mut integrator,
+                    &step_sys,
+                    t0,
+                    t0 + dt,
+                    black_box(&y0),
+                    1,
+                    &mut out,
+                )
             })
         });
         group.finish();
@@ -183,7 +198,7 @@ fn bench_path<I: Integrator>(
             b.iter(|| {
                 out.clear();
                 let (t, y) = (clock.t_start, black_box(&beat[0].1));
-                integrator.integrate(&sys, t, t + clock.period, y, n, &mut out)
+                kernel::integrate(&mut integrator, &sys, t, t + clock.period, y, n, &mut out)
             })
         });
         group.finish();

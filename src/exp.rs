@@ -8,8 +8,9 @@
 //! x = (k·N + j)·ln2/N + r with |r| ≤ ln2/(2N), N = 128, so
 //! e^x = 2^k · 2^(j/N) · e^r, 2^(j/N) from a table and e^r from its Taylor polynomial to r⁵.
 //! Agrees with `f64::exp` to within one unit in the last place over the range tested (test
-//! below); plain multiplications and additions only (no fused multiply-add, which the
-//! baseline x86-64 target lacks), so results depend neither on the CPU nor on the C
+//! below). Its multiply-adds are fused (`f64::mul_add`, one rounding each: an instruction
+//! in the beat kernel's FMA copy, the runtime library's correctly rounded `fma` elsewhere;
+//! see [`crate::simulation::kernel`]), so results depend neither on the CPU nor on the C
 //! library's version. [`exp_lanes`] evaluates several side by side in vector instructions
 //! (the four chambers' EDPVRs; the activation's two Hill terms), [`exp_block`] a block of
 //! the beat metrics' samples four at a time. Measured (docs/benchmarks.md): 1.02× end to
@@ -166,23 +167,53 @@ const TWO_J_N: [u64; N] = [
 /// e^x.
 #[inline(always)]
 pub(crate) fn exp(x: f64) -> f64 {
-    if !in_range(x) {
-        return x.exp();
-    }
-    let (s, r) = reduce(x);
-    s + s * expm1_poly(r)
+    exp_as::<true>(x)
 }
 
 /// [`exp`] of `L` arguments side by side: the same operations lane by lane, which the
 /// compiler turns into vector instructions (two or four wide); bit for bit [`exp`] of each.
 #[inline(always)]
 pub(crate) fn exp_lanes<const L: usize>(x: [f64; L]) -> [f64; L] {
+    exp_lanes_as::<true, L>(x)
+}
+
+/// [`exp_lanes`] with its multiply-adds rounded twice (plain · and +), for code that runs
+/// outside the beat kernel — the activation formula, evaluated mostly when its table is
+/// built — where a fused multiply-add is a library call. Also within one unit in the last
+/// place of the C library's, and the same bits on every CPU; it may differ from [`exp`] in
+/// the last bit.
+#[inline(always)]
+pub(crate) fn exp_lanes_unfused<const L: usize>(x: [f64; L]) -> [f64; L] {
+    exp_lanes_as::<false, L>(x)
+}
+
+#[inline(always)]
+fn exp_as<const FUSED: bool>(x: f64) -> f64 {
+    if !in_range(x) {
+        return x.exp();
+    }
+    let (s, r) = reduce(x);
+    madd::<FUSED>(s, expm1_poly::<FUSED>(r), s) // s + s·(e^r − 1)
+}
+
+#[inline(always)]
+fn exp_lanes_as<const FUSED: bool, const L: usize>(x: [f64; L]) -> [f64; L] {
     if !x.iter().all(|&x| in_range(x)) {
-        return x.map(exp);
+        return x.map(exp_as::<FUSED>);
     }
     let sr = x.map(reduce);
-    let p = sr.map(|(_, r)| expm1_poly(r));
-    std::array::from_fn(|i| sr[i].0 + sr[i].0 * p[i])
+    let p = sr.map(|(_, r)| expm1_poly::<FUSED>(r));
+    std::array::from_fn(|i| madd::<FUSED>(sr[i].0, p[i], sr[i].0))
+}
+
+/// a·b + c, rounded once if `FUSED`.
+#[inline(always)]
+fn madd<const FUSED: bool>(a: f64, b: f64, c: f64) -> f64 {
+    if FUSED {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
 }
 
 /// [`exp`] of every element of `x` in place, four at a time ([`exp_lanes`]); `L` a
@@ -216,11 +247,13 @@ fn reduce(x: f64) -> (f64, f64) {
     (s, r)
 }
 
-/// e^r − 1 to r⁵ (|r| ≤ 0.0028: the next term is below 2^−60), in Estrin's form.
+/// e^r − 1 to r⁵ (|r| ≤ 0.0028: the next term is below 2^−60), in Estrin's form:
+/// r + r²(1/2 + r/6) + r⁴(1/24 + r/120).
 #[inline(always)]
-fn expm1_poly(r: f64) -> f64 {
+fn expm1_poly<const FUSED: bool>(r: f64) -> f64 {
     let r2 = r * r;
-    r + r2 * (0.5 + r * (1.0 / 6.0)) + (r2 * r2) * (1.0 / 24.0 + r * (1.0 / 120.0))
+    let low = madd::<FUSED>(r2, madd::<FUSED>(r, 1.0 / 6.0, 0.5), r);
+    madd::<FUSED>(r2 * r2, madd::<FUSED>(r, 1.0 / 120.0, 1.0 / 24.0), low)
 }
 
 #[cfg(test)]
@@ -247,11 +280,13 @@ mod tests {
         let dense = (0..2_000_000).map(|i| -20.0 + 40.0 * i as f64 / 2e6);
         let wide = (0..200_000).map(|i| -707.9 + 1415.8 * i as f64 / 2e5);
         for x in dense.chain(wide) {
-            let (got, want) = (exp(x), x.exp());
-            worst = worst.max(ulps(got, want));
-            assert!(ulps(got, want) <= 1, "x = {x}: {got:e} against {want:e}");
+            let want = x.exp();
+            for got in [exp(x), exp_lanes_unfused([x])[0]] {
+                worst = worst.max(ulps(got, want));
+                assert!(ulps(got, want) <= 1, "x = {x}: {got:e} against {want:e}");
+            }
         }
-        eprintln!("worst {worst} ulp");
+        eprintln!("worst {worst} ulp (fused and unfused)");
     }
 
     #[test]
@@ -267,6 +302,10 @@ mod tests {
             );
         }
         for ends in [[800.0, 1.0], [1.0, f64::NAN], [-750.0, f64::INFINITY]] {
+            assert_eq!(
+                exp_lanes_unfused(ends).map(f64::to_bits),
+                ends.map(|x| exp_lanes_unfused([x])[0].to_bits())
+            );
             let [a, b] = exp_lanes(ends);
             assert_eq!(a.to_bits(), exp(ends[0]).to_bits());
             assert_eq!(b.to_bits(), exp(ends[1]).to_bits());

@@ -49,13 +49,15 @@ impl TwoHill {
     /// the `powf` form to 1e-14 relative while e ≥ 1e-3 and to 2e-14 in the relaxed tail,
     /// where the steep relaxation term (m2 ≈ 27) multiplies the rounding of ln t by m2 (the
     /// `powf` form is itself only good to ~3e-15 there); test `shared_log_form_matches_powf`.
+    /// Now mostly evaluated to build [`Activation`]'s table, outside the beat kernel: hence
+    /// the unfused exponentials ([`crate::exp::exp_lanes_unfused`]).
     #[inline]
     fn shape(&self, t: f64) -> f64 {
         if t <= 0.0 {
             return 0.0;
         }
         let ln_t = t.ln();
-        let [g1, g2] = crate::exp::exp_lanes([
+        let [g1, g2] = crate::exp::exp_lanes_unfused([
             self.m1 * (ln_t - self.ln_tau1),
             self.m2 * (ln_t - self.ln_tau2),
         ]);
@@ -101,7 +103,7 @@ impl TwoHill {
     /// de/dt = e · (m1/(t·(1 + g1)) − m2·g2/(t·(1 + g2))).
     fn eval_with_slope(&self, t: f64) -> (f64, f64) {
         let ln_t = t.ln();
-        let [g1, g2] = crate::exp::exp_lanes([
+        let [g1, g2] = crate::exp::exp_lanes_unfused([
             self.m1 * (ln_t - self.ln_tau1),
             self.m2 * (ln_t - self.ln_tau2),
         ]);
@@ -224,7 +226,8 @@ impl Activation {
         let k = (u as i64 as usize).min(TABLE_CELLS - 1);
         let s = u - k as f64;
         let [e0, d0, c2, c3] = self.table[k];
-        e0 + s * (d0 + s * (c2 + s * c3))
+        // e0 + s(d0 + s(c2 + s·c3)) in fused multiply-adds (see crate::simulation::kernel).
+        s.mul_add(s.mul_add(s.mul_add(c3, c2), d0), e0)
     }
 
     /// Time of peak activation (end-systole), s after onset.

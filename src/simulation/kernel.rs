@@ -1,35 +1,45 @@
 //! The hot work of a beat — its integration, the physical-state check and the beat metrics —
-//! compiled twice: for any x86-64 CPU and for those with AVX2 (three-operand and wider vector
-//! instructions), the copy chosen at run time. Every function on the fast path's way is
-//! `#[inline(always)]`, and none is reached through `map_or` or a `&dyn Fn`, so that each
-//! copy holds all of it: a call from the AVX2 copy into code compiled for the baseline costs
-//! more than the copy gains (0.80× when the chamber pressures and the activation stayed out
-//! of line). The one call kept is the right-hand side's, into its own copy for the same CPU
-//! ([`OutOfLine`]): inlined at each of the integrator's stages it made the code larger than
-//! the instruction cache. The reference path's ode_solvers code is not ours to inline; it
-//! runs as it did (1.02× A/B). Both copies perform the
-//! same IEEE operations in the same order (neither fuses a multiplication and an addition),
-//! so results are bit for bit the same on every CPU (test below). Measurements:
-//! docs/benchmarks.md.
+//! compiled twice: for any x86-64 CPU and for those with AVX2 and FMA (three-operand and
+//! wider vector instructions, fused multiply-adds), the copy chosen at run time. Every
+//! function on the fast path's way is `#[inline(always)]`, and none is reached through
+//! `map_or` or a `&dyn Fn`, so that each copy holds all of it: a call from the AVX2 copy into
+//! code compiled for the baseline costs more than the copy gains (0.80× when the chamber
+//! pressures and the activation stayed out of line). The one call kept is the right-hand
+//! side's, into its own copy for the same CPU (`OutOfLine`): inlined at each of the
+//! integrator's stages it made the code larger than the instruction cache. The reference
+//! path's ode_solvers code is not ours to inline; its right-hand side runs in the copy too.
+//!
+//! The arithmetic that gains from it — the integrator's stage sums and continuous extension,
+//! the exponentials' polynomial, the activation's and the pump heads' cubics — is written
+//! as fused multiply-adds (`f64::mul_add`: a·b + c rounded once), which round the same on
+//! every CPU: one instruction in the AVX2/FMA copy, a call into the runtime library's
+//! correctly rounded `fma` in the baseline copy (slower there, on x86-64 CPUs from before
+//! about 2013, and in code outside the kernel). Everything else is plain IEEE arithmetic in
+//! source order. So both copies give the same bits (test below), and results do not depend
+//! on the CPU. Measurements: docs/benchmarks.md.
+//!
+//! Public so that benchmarks and tools that integrate a beat themselves run the copy `run`
+//! runs: [`integrate`] and [`rhs`].
 
-use super::{check_physical, BeatSystem, SimError};
+use super::{check_physical, SimError};
 use crate::analysis::{beat_metrics, ActivationMemo, BeatMetrics};
 use crate::physiology::activation::BeatClock;
 use crate::physiology::{Circulation, State};
 use crate::solver::{Branches, Integrator, OdeSystem, Sample, SolverError, Switches};
 
-/// Whether this CPU runs the AVX2 copies (std caches the answer). Other architectures have
-/// the baseline copy only.
+/// Whether this CPU runs the AVX2/FMA copies (std caches the answer). Other architectures
+/// have the baseline copy only.
 #[cfg(target_arch = "x86_64")]
 #[inline]
-fn avx2() -> bool {
-    std::arch::is_x86_feature_detected!("avx2")
+fn avx2_fma() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
-/// `integrator.integrate(sys, t0, t1, y0, n, out)` in the copy for this CPU.
-pub(super) fn integrate<I: Integrator>(
+/// `integrator.integrate(sys, t0, t1, y0, n, out)` in the copy for this CPU, with the
+/// system's right-hand sides out of line in the same copy (`OutOfLine`).
+pub fn integrate<I: Integrator, S: OdeSystem>(
     integrator: &mut I,
-    sys: &BeatSystem,
+    sys: &S,
     t0: f64,
     t1: f64,
     y0: &State,
@@ -37,52 +47,68 @@ pub(super) fn integrate<I: Integrator>(
     out: &mut Vec<Sample>,
 ) -> Result<State, SolverError> {
     #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: the CPU has AVX2.
+    if avx2_fma() {
+        // SAFETY: the CPU has AVX2 and FMA.
         return unsafe { integrate_avx2(integrator, sys, t0, t1, y0, n, out) };
     }
     integrate_baseline(integrator, sys, t0, t1, y0, n, out)
 }
 
+/// `sys.rhs(t, y, dy)` in the copy for this CPU (the right-hand side the reference path
+/// calls).
+pub fn rhs<S: OdeSystem>(sys: &S, t: f64, y: &State, dy: &mut State) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2_fma() {
+        // SAFETY: the CPU has AVX2 and FMA.
+        return unsafe { rhs_avx2(sys, t, y, dy) };
+    }
+    rhs_baseline(sys, t, y, dy)
+}
+
 #[inline(never)]
-fn integrate_baseline<I: Integrator>(
+fn integrate_baseline<I: Integrator, S: OdeSystem>(
     integrator: &mut I,
-    sys: &BeatSystem,
+    sys: &S,
     t0: f64,
     t1: f64,
     y0: &State,
     n: usize,
     out: &mut Vec<Sample>,
 ) -> Result<State, SolverError> {
-    integrator.integrate(&OutOfLine::<false>(sys), t0, t1, y0, n, out)
+    integrator.integrate(&OutOfLine::<S, false>(sys), t0, t1, y0, n, out)
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn integrate_avx2<I: Integrator>(
+#[target_feature(enable = "avx2,fma")]
+fn integrate_avx2<I: Integrator, S: OdeSystem>(
     integrator: &mut I,
-    sys: &BeatSystem,
+    sys: &S,
     t0: f64,
     t1: f64,
     y0: &State,
     n: usize,
     out: &mut Vec<Sample>,
 ) -> Result<State, SolverError> {
-    integrator.integrate(&OutOfLine::<true>(sys), t0, t1, y0, n, out)
+    integrator.integrate(&OutOfLine::<S, true>(sys), t0, t1, y0, n, out)
 }
 
-/// The beat's system with its right-hand side called out of line, in the copy for AVX2 CPUs
-/// if `AVX2` (constructed only by [`integrate_avx2`], whose CPU has it). Inlined at each of
-/// the integrator's call sites (the five stages, the step's end, after a switch) it made
-/// the integration's code 90 KB, more than the instruction cache holds; one shared copy
-/// runs faster despite the calls (docs/benchmarks.md). Everything inside the right-hand
-/// side stays inlined into that copy.
-struct OutOfLine<'a, const AVX2: bool>(&'a BeatSystem<'a>);
+/// A system with its right-hand sides called out of line, in the AVX2/FMA copy if `AVX2`
+/// (constructed only by [`integrate_avx2`], whose CPU has them). Inlined at each of the
+/// integrator's call sites (the five stages, the step's end, after a switch) it made the
+/// integration's code 90 KB, more than the instruction cache holds; one shared copy runs
+/// faster despite the calls (docs/benchmarks.md). Everything inside the right-hand side
+/// stays inlined into that copy.
+struct OutOfLine<'a, S, const AVX2: bool>(&'a S);
 
-impl<const AVX2: bool> OdeSystem for OutOfLine<'_, AVX2> {
+impl<S: OdeSystem, const AVX2: bool> OdeSystem for OutOfLine<'_, S, AVX2> {
     #[inline(always)]
     fn rhs(&self, t: f64, y: &State, dy: &mut State) {
-        self.0.rhs(t, y, dy);
+        #[cfg(target_arch = "x86_64")]
+        if AVX2 {
+            // SAFETY: `OutOfLine::<_, true>` exists only inside `integrate_avx2`.
+            return unsafe { rhs_avx2(self.0, t, y, dy) };
+        }
+        rhs_baseline(self.0, t, y, dy)
     }
 
     #[inline(always)]
@@ -99,7 +125,7 @@ impl<const AVX2: bool> OdeSystem for OutOfLine<'_, AVX2> {
     fn rhs_on(&self, t: f64, y: &State, branches: Branches, dy: &mut State) {
         #[cfg(target_arch = "x86_64")]
         if AVX2 {
-            // SAFETY: `OutOfLine::<true>` exists only inside `integrate_avx2`.
+            // SAFETY: as in `rhs`.
             return unsafe { rhs_on_avx2(self.0, t, y, branches, dy) };
         }
         rhs_on_baseline(self.0, t, y, branches, dy)
@@ -116,7 +142,7 @@ impl<const AVX2: bool> OdeSystem for OutOfLine<'_, AVX2> {
     ) -> usize {
         #[cfg(target_arch = "x86_64")]
         if AVX2 {
-            // SAFETY: as in `rhs_on`.
+            // SAFETY: as in `rhs`.
             return unsafe { rhs_switching_avx2(self.0, t, y, branches, dy, g) };
         }
         rhs_switching_baseline(self.0, t, y, branches, dy, g)
@@ -124,20 +150,32 @@ impl<const AVX2: bool> OdeSystem for OutOfLine<'_, AVX2> {
 }
 
 #[inline(never)]
-fn rhs_on_baseline(sys: &BeatSystem, t: f64, y: &State, branches: Branches, dy: &mut State) {
+fn rhs_baseline<S: OdeSystem>(sys: &S, t: f64, y: &State, dy: &mut State) {
+    sys.rhs(t, y, dy)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline(never)]
+fn rhs_avx2<S: OdeSystem>(sys: &S, t: f64, y: &State, dy: &mut State) {
+    sys.rhs(t, y, dy)
+}
+
+#[inline(never)]
+fn rhs_on_baseline<S: OdeSystem>(sys: &S, t: f64, y: &State, branches: Branches, dy: &mut State) {
     sys.rhs_on(t, y, branches, dy)
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 #[inline(never)]
-fn rhs_on_avx2(sys: &BeatSystem, t: f64, y: &State, branches: Branches, dy: &mut State) {
+fn rhs_on_avx2<S: OdeSystem>(sys: &S, t: f64, y: &State, branches: Branches, dy: &mut State) {
     sys.rhs_on(t, y, branches, dy)
 }
 
 #[inline(never)]
-fn rhs_switching_baseline(
-    sys: &BeatSystem,
+fn rhs_switching_baseline<S: OdeSystem>(
+    sys: &S,
     t: f64,
     y: &State,
     branches: Option<Branches>,
@@ -148,10 +186,10 @@ fn rhs_switching_baseline(
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 #[inline(never)]
-fn rhs_switching_avx2(
-    sys: &BeatSystem,
+fn rhs_switching_avx2<S: OdeSystem>(
+    sys: &S,
     t: f64,
     y: &State,
     branches: Option<Branches>,
@@ -170,8 +208,8 @@ pub(super) fn measure(
     memo: &mut ActivationMemo,
 ) -> Result<BeatMetrics, SimError> {
     #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: the CPU has AVX2.
+    if avx2_fma() {
+        // SAFETY: the CPU has AVX2 and FMA.
         return unsafe { measure_avx2(circ, clock, samples, memo) };
     }
     measure_baseline(circ, clock, samples, memo)
@@ -189,7 +227,7 @@ fn measure_baseline(
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn measure_avx2(
     circ: &Circulation,
     clock: &BeatClock,
@@ -205,11 +243,12 @@ mod tests {
     use super::*;
     use crate::devices::{Catalogue, Position, Pump};
     use crate::physiology::presets;
+    use crate::simulation::BeatSystem;
     use crate::solver::{FastTsit5, SolverSettings};
 
     #[test]
     fn both_copies_give_the_same_bits() {
-        if !avx2() {
+        if !avx2_fma() {
             return; // nothing to compare on this CPU
         }
         let mut p = presets::normal();
@@ -232,7 +271,7 @@ mod tests {
             let (mut a, mut b) = (Vec::new(), Vec::new());
             y_a = integrate_baseline(&mut fast_a, &sys, t, t + clock.period, &y_a, 800, &mut a)
                 .expect("baseline copy integrates");
-            // SAFETY: the CPU has AVX2.
+            // SAFETY: the CPU has AVX2 and FMA.
             y_b = unsafe {
                 integrate_avx2(&mut fast_b, &sys, t, t + clock.period, &y_b, 800, &mut b)
             }
@@ -246,7 +285,7 @@ mod tests {
             };
             assert_eq!(bits(&a), bits(&b));
             let m_a = measure_baseline(&circ, &clock, &a, &mut memo_a).expect("sound beat");
-            // SAFETY: the CPU has AVX2.
+            // SAFETY: the CPU has AVX2 and FMA.
             let m_b = unsafe { measure_avx2(&circ, &clock, &b, &mut memo_b) }.expect("sound beat");
             let mbits =
                 |m: &BeatMetrics| m.values().iter().map(|v| v.to_bits()).collect::<Vec<_>>();

@@ -2,7 +2,7 @@
 //! A scenario with a course continues from steady state through its events ([`course`]).
 
 pub mod course;
-mod kernel;
+pub mod kernel;
 
 use thiserror::Error;
 

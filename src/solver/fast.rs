@@ -35,7 +35,7 @@ use super::{
     branches_of, Branches, Integrator, OdeSystem, Sample, SolverError, SolverSettings, SolverStats,
     Switches, MAX_SWITCHES,
 };
-use crate::physiology::State;
+use crate::physiology::{State, N_STATES};
 use crate::roots::illinois;
 
 /// An explicit Runge–Kutta 5(4) pair with seven stages, the last evaluated at the step's end
@@ -124,18 +124,19 @@ impl Pair for DormandPrince {
     #[inline(always)]
     fn increment(k: [&State; 6]) -> State {
         let [k1, _, k3, k4, k5, k6] = k;
-        k1 * Self::B1 + k3 * Self::B3 + k4 * Self::B4 + k5 * Self::B5 + k6 * Self::B6
+        weighted(
+            [Self::B1, Self::B3, Self::B4, Self::B5, Self::B6],
+            [k1, k3, k4, k5, k6],
+        )
     }
 
     #[inline(always)]
     fn error(k: [&State; 7]) -> State {
         let [k1, _, k3, k4, k5, k6, k7] = k;
-        k1 * Self::E1
-            + k3 * Self::E3
-            + k4 * Self::E4
-            + k5 * Self::E5
-            + k6 * Self::E6
-            + k7 * Self::E7
+        weighted(
+            [Self::E1, Self::E3, Self::E4, Self::E5, Self::E6, Self::E7],
+            [k1, k3, k4, k5, k6, k7],
+        )
     }
 
     /// y + θ(r1 + (1−θ)(r2 + θ(r3 + (1−θ)r4))): [r1, r2, r3, r4].
@@ -145,13 +146,10 @@ impl Pair for DormandPrince {
         let r1 = y_new - y;
         let r2 = k1 * h - r1;
         let r3 = r1 - k7 * h - r2;
-        let r4 = (k1 * Self::D1
-            + k3 * Self::D3
-            + k4 * Self::D4
-            + k5 * Self::D5
-            + k6 * Self::D6
-            + k7 * Self::D7)
-            * h;
+        let r4 = weighted(
+            [Self::D1, Self::D3, Self::D4, Self::D5, Self::D6, Self::D7],
+            [k1, k3, k4, k5, k6, k7],
+        ) * h;
         [r1, r2, r3, r4]
     }
 
@@ -159,7 +157,15 @@ impl Pair for DormandPrince {
     fn extension_at(y: &State, r: &[State; 4], th: f64) -> State {
         let [r1, r2, r3, r4] = r;
         let th1 = 1.0 - th;
-        y + (r1 + (r2 + (r3 + r4 * th1) * th) * th1) * th
+        let mut out = State::zeros();
+        for i in 0..N_STATES {
+            let c = r4[i]
+                .mul_add(th1, r3[i])
+                .mul_add(th, r2[i])
+                .mul_add(th1, r1[i]);
+            out[i] = c.mul_add(th, y[i]);
+        }
+        out
     }
 }
 
@@ -221,25 +227,26 @@ impl Pair for Tsitouras {
 
     #[inline(always)]
     fn increment(k: [&State; 6]) -> State {
-        let [k1, k2, k3, k4, k5, k6] = k;
-        k1 * Self::B1
-            + k2 * Self::B2
-            + k3 * Self::B3
-            + k4 * Self::B4
-            + k5 * Self::B5
-            + k6 * Self::B6
+        weighted(
+            [Self::B1, Self::B2, Self::B3, Self::B4, Self::B5, Self::B6],
+            k,
+        )
     }
 
     #[inline(always)]
     fn error(k: [&State; 7]) -> State {
-        let [k1, k2, k3, k4, k5, k6, k7] = k;
-        k1 * Self::E1
-            + k2 * Self::E2
-            + k3 * Self::E3
-            + k4 * Self::E4
-            + k5 * Self::E5
-            + k6 * Self::E6
-            + k7 * Self::E7
+        weighted(
+            [
+                Self::E1,
+                Self::E2,
+                Self::E3,
+                Self::E4,
+                Self::E5,
+                Self::E6,
+                Self::E7,
+            ],
+            k,
+        )
     }
 
     /// y + θ(c1 + θ(c2 + θ(c3 + θ·c4))) with c1 = h·k1 and c_j = h·Σ_i r_ij k_i. The
@@ -249,17 +256,15 @@ impl Pair for Tsitouras {
     /// the stages (two sums of seven vectors fewer a step).
     #[inline(always)]
     fn extension(y: &State, y_new: &State, k: [&State; 7], h: f64) -> [State; 4] {
-        let [k1, k2, k3, k4, k5, k6, k7] = k;
+        let [k1, .., k7] = k;
         let r = &Self::R;
         let c1 = k1 * h;
-        let c2 = (k1 * r[0][0]
-            + k2 * r[1][0]
-            + k3 * r[2][0]
-            + k4 * r[3][0]
-            + k5 * r[4][0]
-            + k6 * r[5][0]
-            + k7 * r[6][0])
-            * h;
+        let c2 = weighted(
+            [
+                r[0][0], r[1][0], r[2][0], r[3][0], r[4][0], r[5][0], r[6][0],
+            ],
+            k,
+        ) * h;
         let d1 = y_new - y - c1 - c2;
         let d2 = k7 * h - c1 - c2 * 2.0;
         let c4 = d2 - d1 * 3.0;
@@ -270,8 +275,42 @@ impl Pair for Tsitouras {
     #[inline(always)]
     fn extension_at(y: &State, r: &[State; 4], th: f64) -> State {
         let [c1, c2, c3, c4] = r;
-        y + (c1 + (c2 + (c3 + c4 * th) * th) * th) * th
+        let mut out = State::zeros();
+        for i in 0..N_STATES {
+            let c = c4[i]
+                .mul_add(th, c3[i])
+                .mul_add(th, c2[i])
+                .mul_add(th, c1[i]);
+            out[i] = c.mul_add(th, y[i]);
+        }
+        out
     }
+}
+
+/// Σ_j c_j·k_j, state by state: c_1·k_1, then each further term added by one fused
+/// multiply-add (one rounding; in one instruction in the beat kernel's FMA copy, see
+/// [`crate::simulation::kernel`], and the same bits everywhere else).
+#[inline(always)]
+fn weighted<const N: usize>(c: [f64; N], k: [&State; N]) -> State {
+    let mut out = State::zeros();
+    for i in 0..N_STATES {
+        let mut s = k[0][i] * c[0];
+        for j in 1..N {
+            s = k[j][i].mul_add(c[j], s);
+        }
+        out[i] = s;
+    }
+    out
+}
+
+/// y + h·v, state by state, each a fused multiply-add.
+#[inline(always)]
+fn advanced(y: &State, h: f64, v: &State) -> State {
+    let mut out = State::zeros();
+    for i in 0..N_STATES {
+        out[i] = v[i].mul_add(h, y[i]);
+    }
+    out
 }
 
 // PI step-size control (Hairer's DOPRI5 defaults, the same as the reference path's):
@@ -471,33 +510,49 @@ impl<P: Pair> Integrator for FastRk<P> {
             steps += 1;
 
             let b = branches;
-            sys.rhs_on(t0 + (x + P::C2 * h), &(y + k1 * (h * P::A21)), b, &mut k2);
+            sys.rhs_on(
+                t0 + (x + P::C2 * h),
+                &advanced(&y, h * P::A21, &k1),
+                b,
+                &mut k2,
+            );
             sys.rhs_on(
                 t0 + (x + P::C3 * h),
-                &(y + (k1 * P::A31 + k2 * P::A32) * h),
+                &advanced(&y, h, &weighted([P::A31, P::A32], [&k1, &k2])),
                 b,
                 &mut k3,
             );
             sys.rhs_on(
                 t0 + (x + P::C4 * h),
-                &(y + (k1 * P::A41 + k2 * P::A42 + k3 * P::A43) * h),
+                &advanced(&y, h, &weighted([P::A41, P::A42, P::A43], [&k1, &k2, &k3])),
                 b,
                 &mut k4,
             );
             sys.rhs_on(
                 t0 + (x + P::C5 * h),
-                &(y + (k1 * P::A51 + k2 * P::A52 + k3 * P::A53 + k4 * P::A54) * h),
+                &advanced(
+                    &y,
+                    h,
+                    &weighted([P::A51, P::A52, P::A53, P::A54], [&k1, &k2, &k3, &k4]),
+                ),
                 b,
                 &mut k5,
             );
             let x_new = if last { span } else { x + h };
             sys.rhs_on(
                 t0 + x_new,
-                &(y + (k1 * P::A61 + k2 * P::A62 + k3 * P::A63 + k4 * P::A64 + k5 * P::A65) * h),
+                &advanced(
+                    &y,
+                    h,
+                    &weighted(
+                        [P::A61, P::A62, P::A63, P::A64, P::A65],
+                        [&k1, &k2, &k3, &k4, &k5],
+                    ),
+                ),
                 b,
                 &mut k6,
             );
-            let y_new = y + P::increment([&k1, &k2, &k3, &k4, &k5, &k6]) * h;
+            let y_new = advanced(&y, h, &P::increment([&k1, &k2, &k3, &k4, &k5, &k6]));
             // The last stage doubles as the next step's first (FSAL) and gives the switching
             // functions at the step's end from the same pressures.
             sys.rhs_switching(t0 + x_new, &y_new, Some(b), &mut k7, &mut g_new);

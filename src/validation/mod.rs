@@ -16,7 +16,7 @@ use crate::physiology::circulation::total_volume;
 use crate::physiology::presets::PRESETS;
 use crate::scenario;
 use crate::simulation::{self, RunResult};
-use crate::solver::{Dopri5Integrator, Integrator, SolverSettings};
+use crate::solver::{Dopri5Integrator, SolverSettings};
 
 /// Outcome of one case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -135,16 +135,16 @@ fn convergence() -> Result<Vec<Case>, String> {
             ..SolverSettings::default()
         });
         let mut out = Vec::new();
-        integ
-            .integrate(
-                &simulation::BeatSystem { circ: &circ, clock },
-                0.0,
-                clock.period,
-                &y0,
-                800,
-                &mut out,
-            )
-            .map_err(|e| e.to_string())?;
+        simulation::kernel::integrate(
+            &mut integ,
+            &simulation::BeatSystem { circ: &circ, clock },
+            0.0,
+            clock.period,
+            &y0,
+            800,
+            &mut out,
+        )
+        .map_err(|e| e.to_string())?;
         Ok(out.into_iter().map(|s| s.1).collect())
     };
     let reference = beat(1e-12)?;
