@@ -18,9 +18,9 @@ use common::{
     TOL_REFERENCE, TOL_TIGHT,
 };
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use impella_sim::engine::{kernel, BeatSystem, RunResult};
 use impella_sim::physiology::activation::BeatClock;
 use impella_sim::physiology::{Circulation, State};
-use impella_sim::simulation::{kernel, BeatSystem, RunResult};
 use impella_sim::solver::{
     trajectory_error, Branches, Dopri5Integrator, FastDopri5, FastTsit5, Integrator, OdeSystem,
     Sample, SolverSettings, Switches,
@@ -274,8 +274,8 @@ do = { p_level = 6 }
         "{SCENARIO}[solver]\nmethod = \"dopri5\"\nrtol = {TOL_TIGHT:e}\natol = {TOL_TIGHT:e}\n"
     );
     let tight = impella_sim::scenario::parse(&tight, None, &[]).expect("tight scenario");
-    let run = impella_sim::simulation::run_scenario(&sc).expect("course runs");
-    let exact = impella_sim::simulation::run_scenario(&tight).expect("tight course runs");
+    let run = sc.simulate().expect("course runs");
+    let exact = tight.simulate().expect("tight course runs");
     // Throughput in beats integrated (fast-forwarded beats, repeated at periodic steady
     // state without integrating, are not counted).
     let skipped: usize = run.beats.iter().map(|b| b.fast_forwarded).sum();
@@ -289,7 +289,7 @@ do = { p_level = 6 }
     group.sample_size(10);
     group.throughput(Throughput::Elements(run.beats.len() as u64));
     group.bench_function("scai_c_cp_20min", |b| {
-        b.iter(|| black_box(impella_sim::simulation::run_scenario(&sc).expect("course runs")))
+        b.iter(|| black_box(sc.simulate().expect("course runs")))
     });
     group.finish();
 }

@@ -9,8 +9,8 @@ mod common;
 use std::time::Instant;
 
 use common::{exact_minute, last_beat_error, minute, model, tolerance, BEATS, TARGET_ERROR};
+use impella_sim::engine::RunResult;
 use impella_sim::physiology::Slot;
-use impella_sim::simulation::RunResult;
 use impella_sim::solver::{Dopri5Integrator, FastDopri5, FastTsit5, Integrator, SolverSettings};
 
 /// rtol = atol grid, 1-2-5 per decade.

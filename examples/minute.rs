@@ -13,7 +13,7 @@ mod common;
 
 use std::time::Instant;
 
-use impella_sim::simulation::run_model;
+use impella_sim::engine::run_model;
 use impella_sim::solver::FastTsit5;
 
 fn main() {

@@ -10,7 +10,7 @@
 //! Agrees with `f64::exp` to within one unit in the last place over the range tested (test
 //! below). Its multiply-adds are fused (`f64::mul_add`, one rounding each: an instruction
 //! in the beat kernel's FMA copy, the runtime library's correctly rounded `fma` elsewhere;
-//! see [`crate::simulation::kernel`]), so results depend neither on the CPU nor on the C
+//! see [`crate::engine::kernel`]), so results depend neither on the CPU nor on the C
 //! library's version. [`exp_lanes`] evaluates several side by side in vector instructions
 //! (the four chambers' EDPVRs; the activation's two Hill terms), [`exp_block`] a block of
 //! the beat metrics' samples four at a time. Measured (docs/benchmarks.md): 1.02× end to

@@ -7,12 +7,12 @@
 
 pub mod analysis;
 pub mod devices;
+pub mod engine;
 mod exp;
 pub mod output;
 pub mod physiology;
 mod roots;
 pub mod scenario;
-pub mod simulation;
 pub mod solver;
 pub mod sweep;
 mod text_position;

@@ -9,7 +9,7 @@ use impella_sim::output::figures;
 use impella_sim::output::plot::ImageFormat;
 use impella_sim::physiology::presets::PRESETS;
 use impella_sim::physiology::PARAMETERS;
-use impella_sim::{output, scenario, simulation, sweep};
+use impella_sim::{output, scenario, sweep};
 
 /// Closed-loop circulation with Impella pump models.
 /// Research and teaching tool, not a medical device.
@@ -120,7 +120,8 @@ fn execute(command: Command) -> Result<(), String> {
     match command {
         Command::Run { scenario, out, set } => {
             let sc = scenario::load(&scenario, &set).map_err(|e| e.to_string())?;
-            let result = simulation::run_scenario(&sc)
+            let result = sc
+                .simulate()
                 .map_err(|e| format!("{}: simulation failed: {e}", scenario.display()))?;
             let written = output::write_run(&out, &sc, &result).map_err(|e| e.to_string())?;
             let m = &result.report;
@@ -162,15 +163,16 @@ fn execute(command: Command) -> Result<(), String> {
             if let Some(w) = &result.weaning {
                 println!(
                     "weaning: {} at P{}{}",
-                    w.outcome,
+                    w.outcome.key(),
                     w.p_level,
                     w.t_s
                         .map(|t| format!(" (t = {:.2} h)", t / 3600.0))
                         .unwrap_or_default()
                 );
             }
-            for e in &result.events {
-                println!("alarm at {:.2} s: {} {:?}", e.t_s, e.device, e.alarm);
+            for (t_s, (device, alarm)) in result.alarms().filter_map(|e| Some((e.t_s, e.alarm()?)))
+            {
+                println!("alarm at {t_s:.2} s: {device} {alarm:?}");
             }
             for p in written {
                 println!("wrote {}", p.display());

@@ -1,15 +1,17 @@
 //! Courses: events at exact times, fluids accounted, drugs, triggers, weaning, fast-forward.
 
+use impella_sim::analysis::BeatMetrics;
+use impella_sim::engine::protocol::WeaningResult;
+use impella_sim::engine::{Cause, Complication, EventKind, RunResult};
 use impella_sim::physiology::circulation::total_volume;
 use impella_sim::scenario::{parse, Scenario};
-use impella_sim::simulation::{run_scenario, RunResult};
 
 fn scenario(text: &str) -> Scenario {
     parse(text, None, &[]).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn run(text: &str) -> RunResult {
-    run_scenario(&scenario(text)).expect("course runs")
+    scenario(text).simulate().expect("course runs")
 }
 
 const CP: &str = "[patient]\npreset = \"scai_c_lv\"\n[[devices]]\nmodel = \"cp\"\np_level = 8\n";
@@ -19,7 +21,7 @@ fn an_event_applies_at_its_exact_time_inside_a_beat() {
     let r = run(&format!(
         "{CP}[output]\ntimeseries = true\n[course]\nduration = \"20 s\"\n[[events]]\nat = \"10.3 s\"\ndo = {{ set = {{ \"systemic.r_periph\" = 1.4 }} }}\n"
     ));
-    assert_eq!(r.log[0].t_s, 10.3);
+    assert_eq!(r.events[0].t_s, 10.3);
     // The integration was split there: a sample sits exactly on the event time.
     assert!(r
         .beats
@@ -45,7 +47,7 @@ fn fluids_and_bleeding_are_accounted_in_the_blood_volume() {
          [[events]]\nat = \"1 min\"\ndo = {{ fluid_ml = 500, over = \"10 min\" }}\n\
          [[events]]\nat = \"20 min\"\ndo = {{ fluid_ml = -800, over = \"5 min\" }}\n"
     ));
-    let r = run_scenario(&sc).unwrap();
+    let r = sc.simulate().unwrap();
     assert!((r.net_fluid_ml + 300.0).abs() < 1e-6, "{}", r.net_fluid_ml);
     let v = total_volume(&r.final_state);
     let expected = sc.params.blood_volume + r.net_fluid_ml;
@@ -73,12 +75,15 @@ fn a_trigger_fires_after_its_condition_holds() {
          [[triggers]]\nmetric = \"map_mmhg\"\nbelow = 65\nfor = \"2 min\"\nrepeat = true\ncooldown = \"2 min\"\ndo = { p_level = \"+2\" }\n",
     );
     let fired: Vec<f64> = r
-        .log
+        .events
         .iter()
-        .filter(|e| e.kind == "trigger" && e.detail.contains("map_mmhg"))
+        .filter(|e| {
+            matches!(e.what, EventKind::TriggerFired { metric, .. }
+                if BeatMetrics::NAMES[metric] == "map_mmhg")
+        })
         .map(|e| e.t_s)
         .collect();
-    assert!(!fired.is_empty(), "{:?}", r.log);
+    assert!(!fired.is_empty(), "{:?}", r.events);
     assert!(
         fired[0] >= 180.0 - 1.0,
         "held for 2 min after the drop at 1 min: {}",
@@ -108,7 +113,7 @@ fn weaning(recovered: bool) -> RunResult {
 fn weaning_succeeds_after_recovery_and_fails_without_it() {
     let ok = weaning(true);
     let w = ok.weaning.as_ref().unwrap();
-    assert_eq!(w.outcome, "weaned", "{w:?} {:?}", ok.log);
+    assert_eq!(w.outcome, WeaningResult::Weaned, "{w:?} {:?}", ok.events);
     assert_eq!(w.p_level, 2);
     // Stepwise from 30 min: 8 -> 6, 6 -> 4, 4 -> 2 after each 15-min dwell, then P2 passes.
     assert!(
@@ -119,7 +124,7 @@ fn weaning_succeeds_after_recovery_and_fails_without_it() {
 
     let bad = weaning(false);
     let w = bad.weaning.as_ref().unwrap();
-    assert_eq!(w.outcome, "failed", "{w:?}");
+    assert_eq!(w.outcome, WeaningResult::Failed, "{w:?}");
     assert_eq!(w.failures, 2);
     assert!(w.failed_criterion.is_some());
     assert_eq!(w.p_level, 8, "back to the previous level");
@@ -200,10 +205,10 @@ fn complications(seed: u64, hazards: &str) -> RunResult {
 #[test]
 fn complications_are_drawn_from_the_seed() {
     let times = |r: &RunResult| -> Vec<(u64, String)> {
-        r.log
+        r.events
             .iter()
-            .filter(|e| e.kind == "complication")
-            .map(|e| ((e.t_s * 1e6) as u64, e.detail.clone()))
+            .filter(|e| matches!(e.cause, Cause::Complication(_)))
+            .map(|e| ((e.t_s * 1e6) as u64, e.to_string()))
             .collect()
     };
     // Hazards high enough that several occur within 3 h.
@@ -236,7 +241,13 @@ fn complications_have_their_modelled_effects() {
         3,
         "bleeding = 0, haemolysis = 0, limb_ischaemia = 0, device_stop = 0, malposition = 1.0",
     );
-    assert!(r.log.iter().any(|e| e.detail.contains("migrated")));
+    assert!(r.events.iter().any(|e| matches!(
+        e.what,
+        EventKind::Complication {
+            complication: Complication::Malposition,
+            device: Some(_)
+        }
+    )));
     assert!((r.report.total_flow_l_min - r.report.native_flow_l_min).abs() < 1e-9);
 }
 
@@ -249,7 +260,13 @@ fn a_suction_trigger_turns_the_pump_down() {
          [[triggers]]\nmetric = \"suction_fraction\"\nabove = 0.0\nrepeat = true\ncooldown = \"30 s\"\n\
          do = { p_level = \"-1\" }\n",
     );
-    assert!(r.log.iter().any(|e| e.kind == "trigger"), "{:?}", r.log);
+    assert!(
+        r.events
+            .iter()
+            .any(|e| matches!(e.what, EventKind::TriggerFired { .. })),
+        "{:?}",
+        r.events
+    );
     assert!(r.report.pump_speed_rpm < 33_000.0, "turned down from P9");
     assert_eq!(r.report.suction_fraction, 0.0, "suction cleared");
 }

@@ -6,10 +6,10 @@ mod common;
 
 use impella_sim::analysis::{Alarm, BeatMetrics};
 use impella_sim::devices::{Catalogue, Position};
+use impella_sim::engine::{run_model, RunResult, RunSettings};
 use impella_sim::physiology::circulation::total_volume;
 use impella_sim::physiology::presets::preset;
 use impella_sim::physiology::{Parameters, Slot};
-use impella_sim::simulation::{run_model, RunResult, RunSettings};
 use impella_sim::solver::{FastTsit5, SolverSettings};
 
 fn patient(name: &str) -> Parameters {
@@ -164,7 +164,7 @@ fn pump_flow_falls_as_afterload_rises_and_is_higher_in_systole() {
             .samples
             .iter()
             .filter(|(t, y)| {
-                let e = base.circulation.hemodynamics(&b.clock, *t, y).e_v;
+                let e = b.model.hemodynamics(&b.clock, *t, y).e_v;
                 if systole {
                     e > 0.5
                 } else {
@@ -197,7 +197,7 @@ fn mean_pump_head_balances_the_mean_pressure_difference() {
     // the cannula flow lives on the device's HQ characteristic.
     let r = simulate(patient("scai_c_lv"), &[("cp", 6, Position::Correct)]);
     let pump = &r
-        .circulation
+        .final_model
         .pump(impella_sim::devices::Side::Left)
         .unwrap()
         .pump;
@@ -205,7 +205,7 @@ fn mean_pump_head_balances_the_mean_pressure_difference() {
     let (mut head, mut dp) = (0.0, 0.0);
     for w in b.samples.windows(2) {
         let dt = w[1].0 - w[0].0;
-        let h = r.circulation.hemodynamics(&b.clock, w[0].0, &w[0].1);
+        let h = b.model.hemodynamics(&b.clock, w[0].0, &w[0].1);
         head += pump.head_mmhg(w[0].1[Slot::QPumpL.i()]) * dt;
         dp += (h.p_ao - h.p_lv) * dt;
     }
@@ -254,7 +254,7 @@ fn low_preload_causes_suction_without_negative_volumes() {
     p.blood_volume = 4300.0; // bleeding / hypovolaemia
     let r = simulate(p, &[("5.0", 9, Position::Correct)]);
     assert!(r.report.suction_fraction > 0.0);
-    assert!(r.events.iter().any(|e| e.alarm == Alarm::Suction));
+    assert!(r.alarms().any(|e| e.alarm().unwrap().1 == Alarm::Suction));
     for b in r.report_beats() {
         for (_, y) in &b.samples {
             assert!(y[Slot::VLv.i()] > 0.0);
@@ -270,7 +270,7 @@ fn a_malpositioned_pump_shows_on_the_console_and_does_not_unload() {
     let none = steady(patient("scai_c_lv"), &[]);
     let correct = simulate(patient("scai_c_lv"), &[("cp", 8, Position::Correct)]);
     assert!(
-        correct.events.is_empty(),
+        correct.alarms().next().is_none(),
         "correct position raises no alarm: {:?}",
         correct.events
     );
@@ -287,12 +287,12 @@ fn a_malpositioned_pump_shows_on_the_console_and_does_not_unload() {
         m.placement_min_mmhg > 0.4 * m.placement_max_mmhg,
         "aortic placement signal"
     );
-    let alarms: Vec<Alarm> = out.events.iter().map(|e| e.alarm).collect();
+    let alarms: Vec<Alarm> = out.alarms().filter_map(|e| Some(e.alarm()?.1)).collect();
     assert!(alarms.contains(&Alarm::MotorCurrentDamped), "{alarms:?}");
     assert!(!alarms.contains(&Alarm::PlacementSignalVentricular));
 
     let deep = simulate(patient("scai_c_lv"), &[("cp", 8, Position::TooDeep)]);
-    let alarms: Vec<Alarm> = deep.events.iter().map(|e| e.alarm).collect();
+    let alarms: Vec<Alarm> = deep.alarms().filter_map(|e| Some(e.alarm()?.1)).collect();
     assert!(
         alarms.contains(&Alarm::PlacementSignalVentricular),
         "{alarms:?}"

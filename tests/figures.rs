@@ -15,7 +15,6 @@ use impella_sim::output::figures::{
 use impella_sim::output::plot::{stacked_size_px, ImageFormat};
 use impella_sim::output::report::read_run;
 use impella_sim::scenario;
-use impella_sim::simulation::run_scenario;
 use impella_sim::sweep::{run_sweep, SweepOptions, SweepPlan};
 
 /// A short course: CP P8, stepped to P6 at 40 s and to P4 at 80 s (2 min).
@@ -43,14 +42,14 @@ timeseries = false
 #[test]
 fn course_timeline_steps_where_the_log_changes_the_p_level() {
     let sc = scenario::parse(SHORT_COURSE, None, &[]).unwrap();
-    let result = run_scenario(&sc).unwrap();
+    let result = sc.simulate().unwrap();
     let changes: Vec<f64> = result
-        .log
+        .events
         .iter()
-        .filter(|e| e.detail.contains(" -> P"))
+        .filter(|e| matches!(e.what, impella_sim::engine::EventKind::PLevel { .. }))
         .map(|e| e.t_s / 3600.0)
         .collect();
-    assert_eq!(changes.len(), 2, "log: {:?}", result.log);
+    assert_eq!(changes.len(), 2, "events: {:?}", result.events);
 
     let (panels, events) = course_timeline_parts(&result);
     assert_eq!(panels[0].y_label, "P-level");
@@ -115,7 +114,7 @@ require = [ { metric = "pcwp_mmhg", max = 18 } ]
 on_failure = { back = 1, retry_after = "1 min", max_failures = 1 }
 "#;
     let sc = scenario::parse(text, None, &[]).unwrap();
-    let result = run_scenario(&sc).unwrap();
+    let result = sc.simulate().unwrap();
     let (panels, events) = course_timeline_parts(&result);
     assert!(
         events
@@ -139,7 +138,7 @@ fn three_runs(root: &Path) -> Vec<PathBuf> {
                  [simulation]\nmax_beats = 60\n[output]\npv_loop = \"none\"\ntimeseries_every = \"2 ms\"\n"
             );
             let sc = scenario::parse(&text, None, &[]).unwrap();
-            let r = run_scenario(&sc).unwrap();
+            let r = sc.simulate().unwrap();
             let dir = root.join(format!("run_p{p}"));
             impella_sim::output::write_run(&dir, &sc, &r).unwrap();
             dir
@@ -416,7 +415,7 @@ fn teaching_set_samples() {
             .unwrap();
         } else {
             let sc = scenario::load(&f, &[]).unwrap();
-            let r = run_scenario(&sc).unwrap();
+            let r = sc.simulate().unwrap();
             impella_sim::output::write_run(&out, &sc, &r).unwrap();
             if sc.course.is_some() {
                 write_course_timeline(

@@ -172,7 +172,7 @@ fn run_case(path: &str) -> Result<(), String> {
         sc.pv_loop = PictureFormats::None;
         sc.timeseries_stride = None;
         sc.run.keep_all_samples = false;
-        let result = impella_sim::simulation::run_scenario(&sc).map_err(|e| e.to_string())?;
+        let result = sc.simulate().map_err(|e| e.to_string())?;
         impella_sim::output::write_run(&out, &sc, &result).map_err(|e| e.to_string())?;
         check(stem, &out, &["summary.json", "beats.csv", "events.csv"])
     }

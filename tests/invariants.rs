@@ -3,9 +3,9 @@
 
 mod common;
 
+use impella_sim::engine::{run, RunSettings, SimError};
 use impella_sim::physiology::circulation::total_volume;
 use impella_sim::physiology::{presets, Parameters, PARAMETERS};
-use impella_sim::simulation::{run, RunSettings, SimError};
 use impella_sim::solver::{FastTsit5, SolverSettings};
 use proptest::prelude::*;
 
@@ -36,7 +36,7 @@ fn competent_valves_never_leak_and_regurgitant_ones_do() {
     let r = common::steady(presets::normal());
     let b = r.report_beats().last().unwrap();
     for (t, y) in &b.samples {
-        let h = r.circulation.hemodynamics(&b.clock, *t, y);
+        let h = b.model.hemodynamics(&b.clock, *t, y);
         for q in [h.q_mv, h.q_av, h.q_tv, h.q_pv] {
             assert!(
                 q >= 0.0,
@@ -104,6 +104,7 @@ proptest! {
             }
             Err(SimError::Parameter(_)) | Err(SimError::Solver(_))
             | Err(SimError::NonFinite { .. }) | Err(SimError::NegativeVolume { .. }) => {}
+            Err(SimError::Coupling(e)) => prop_assert!(false, "no device to couple: {}", e),
         }
     }
 }
@@ -122,7 +123,7 @@ proptest! {
         use impella_sim::devices::{Catalogue, Position, Pump};
         use impella_sim::physiology::presets::PRESETS;
         use impella_sim::physiology::{Circulation, Slot};
-        use impella_sim::simulation::run_model;
+        use impella_sim::engine::run_model;
 
         let mut p = PRESETS[preset_i].parameters();
         p.blood_volume = (p.blood_volume + volume_delta).max(p.unstressed_volume() + 250.0);

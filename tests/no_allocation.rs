@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 mod common;
 
 use impella_sim::devices::Position;
+use impella_sim::engine::BeatSystem;
 use impella_sim::physiology::presets;
-use impella_sim::simulation::BeatSystem;
 use impella_sim::solver::{FastTsit5, Integrator, SolverSettings};
 
 struct Counting;

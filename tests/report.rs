@@ -17,7 +17,7 @@ use impella_sim::output::report::{
 fn run(scenario: &str, overrides: &[&str]) -> tempfile::TempDir {
     let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
     let sc = impella_sim::scenario::parse(scenario, None, &overrides).expect("scenario parses");
-    let result = impella_sim::simulation::run_scenario(&sc).expect("simulation runs");
+    let result = sc.simulate().expect("simulation runs");
     let dir = tempfile::tempdir().unwrap();
     impella_sim::output::write_run(dir.path(), &sc, &result).expect("outputs written");
     dir

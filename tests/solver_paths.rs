@@ -6,8 +6,8 @@
 mod common;
 
 use impella_sim::devices::Position;
+use impella_sim::engine::{run_model, RunResult, RunSettings};
 use impella_sim::physiology::{presets, Circulation};
-use impella_sim::simulation::{run_model, RunResult, RunSettings};
 use impella_sim::solver::{
     trajectory_error, Dopri5Integrator, FastDopri5, FastTsit5, Integrator, Method, SolverSettings,
 };

@@ -3,8 +3,8 @@
 #![allow(dead_code)] // each of the two users needs a different part
 
 use impella_sim::devices::{Catalogue, Position, Pump};
+use impella_sim::engine::{run_model, RunResult, RunSettings};
 use impella_sim::physiology::{presets, Circulation};
-use impella_sim::simulation::{run_model, RunResult, RunSettings};
 use impella_sim::solver::{trajectory_error, Dopri5Integrator, Sample, SolverSettings};
 
 /// One simulated minute at HR 75.

@@ -247,7 +247,7 @@ impl Signals {
 /// not seen at its index, or a changed activation, heart period or PR interval, has them
 /// computed afresh, so the metrics are the same with or without it. Keeps two values a
 /// sample, grown once to the longest beat.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ActivationMemo {
     /// What the activations at a given time since onset depend on besides that time.
     key: Option<MemoKey>,
@@ -255,7 +255,7 @@ pub struct ActivationMemo {
     at: Vec<(u64, [f64; 2])>,
 }
 
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 struct MemoKey {
     ventricle: ActivationParams,
     atrium: ActivationParams,
@@ -500,8 +500,8 @@ mod tests {
 
     #[test]
     fn the_activation_memo_changes_no_metric() {
+        use crate::engine::{run, RunSettings};
         use crate::physiology::presets;
-        use crate::simulation::{run, RunSettings};
         use crate::solver::{FastTsit5, SolverSettings};
         // Runs' beats measured with one memo carried through all of them and with a fresh
         // one per beat: the normal adult, then at another heart rate, then with only the PR

@@ -21,6 +21,17 @@ pub enum Alarm {
     MotorCurrentDamped,
 }
 
+impl Alarm {
+    /// The alarm's key in outputs (its serialised name).
+    pub fn key(self) -> &'static str {
+        match self {
+            Alarm::Suction => "suction",
+            Alarm::PlacementSignalVentricular => "placement_signal_ventricular",
+            Alarm::MotorCurrentDamped => "motor_current_damped",
+        }
+    }
+}
+
 /// An alarm's onset.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConsoleEvent {

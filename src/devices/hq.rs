@@ -307,7 +307,7 @@ impl HeadTable {
             let f = x - i as f64;
             // Cubic Hermite on the cell: H(0) = h0, H(1) = h1, H'(0) = m0, H'(1) = m1.
             let [h0, m0, c2, c3] = self.cells[i];
-            // r²(h0 + f(m0 + f(c2 + f·c3))), fused (see crate::simulation::kernel).
+            // r²(h0 + f(m0 + f(c2 + f·c3))), fused (see crate::engine::kernel).
             r * r * f.mul_add(f.mul_add(f.mul_add(c3, c2), m0), h0)
         }
     }

@@ -16,7 +16,9 @@ use super::plot::{
 };
 use super::report::{self, Json, ReportError};
 use crate::analysis::console::Alarm;
-use crate::simulation::RunResult;
+use crate::analysis::BeatMetrics;
+use crate::engine::protocol::Criterion;
+use crate::engine::{Event, EventKind, RunResult};
 
 /// Why a figure could not be made. Messages name the file or directory.
 #[derive(Debug, Error)]
@@ -192,24 +194,9 @@ fn device_name(model: &str) -> String {
     format!("Impella {}", model.to_ascii_uppercase())
 }
 
-/// A P-level change logged by the course: (device, old, new).
-fn parse_level_change(detail: &str) -> Option<(String, u8, u8)> {
-    // "{model} P{old} -> P{new}"
-    let (left, right) = detail.split_once(" -> P")?;
-    let (model, old) = left.rsplit_once(" P")?;
-    if model.contains(' ') || model.contains(':') {
-        return None;
-    }
-    Some((
-        model.to_string(),
-        old.parse().ok()?,
-        right.trim().parse().ok()?,
-    ))
-}
-
-/// P-level step series per device, in hours, from the course log: each
+/// P-level step series per device, in hours, from the course's events: each
 /// starts at 0 h with the level before its first change (or where the
-/// device was added) and holds to `end_s`. Empty when the log changes no
+/// device was added) and holds to `end_s`. Empty when the course changes no
 /// P-level.
 pub fn p_level_series(result: &RunResult, end_s: f64) -> Vec<(String, Vec<(f64, f64)>)> {
     let mut out: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
@@ -223,41 +210,37 @@ pub fn p_level_series(result: &RunResult, end_s: f64) -> Vec<(String, Vec<(f64, 
             }
         }
     };
-    for e in &result.log {
+    for e in result.course_log() {
         let t = e.t_s / 3600.0;
-        if let Some((model, old, new)) = parse_level_change(&e.detail) {
-            any_change = true;
-            let i = find(&mut out, &model);
-            let pts = &mut out[i].1;
-            if pts.is_empty() {
-                pts.push((0.0, f64::from(old)));
-            }
-            pts.push((t, f64::from(new)));
-        } else if let Some((_, rest)) = e.detail.split_once(": add ") {
-            // "{label}: add {model} at P{n}"
-            if let Some((model, n)) = rest.rsplit_once(" at P") {
-                if let Ok(n) = n.trim().parse::<u8>() {
-                    let i = find(&mut out, model);
-                    out[i].1.push((t, f64::from(n)));
+        match &e.what {
+            EventKind::PLevel { device, from, to } => {
+                any_change = true;
+                let i = find(&mut out, device);
+                let pts = &mut out[i].1;
+                if pts.is_empty() {
+                    pts.push((0.0, f64::from(*from)));
                 }
+                pts.push((t, f64::from(*to)));
             }
-        } else if let Some((_, rest)) = e.detail.split_once(": switch ") {
-            // "{label}: switch {old} -> {model} at P{n}"
-            if let Some((old, new)) = rest.split_once(" -> ") {
-                if let Some((model, n)) = new.rsplit_once(" at P") {
-                    if let Ok(n) = n.trim().parse::<u8>() {
-                        if let Some(j) = out.iter().position(|(m, _)| m == old) {
-                            out[j].1.push((t, 0.0));
-                        }
-                        let i = find(&mut out, model);
-                        out[i].1.push((t, f64::from(n)));
+            EventKind::DeviceAdded { device, p_level } => {
+                let i = find(&mut out, device);
+                out[i].1.push((t, f64::from(*p_level)));
+            }
+            EventKind::DeviceSwitched { from, to, p_level } => {
+                for old in from {
+                    if let Some(j) = out.iter().position(|(m, _)| m == old) {
+                        out[j].1.push((t, 0.0));
                     }
                 }
+                let i = find(&mut out, to);
+                out[i].1.push((t, f64::from(*p_level)));
             }
-        } else if let Some((_, model)) = e.detail.split_once(": remove ") {
-            if let Some(j) = out.iter().position(|(m, _)| m == model.trim()) {
-                out[j].1.push((t, 0.0));
+            EventKind::DeviceRemoved { device } => {
+                if let Some(j) = out.iter().position(|(m, _)| m == device) {
+                    out[j].1.push((t, 0.0));
+                }
             }
+            _ => {}
         }
     }
     if !any_change {
@@ -289,57 +272,38 @@ fn metric_words(key: &str) -> (String, &'static str) {
     (name, unit)
 }
 
-/// A course log entry as a marker label: P-level changes "P8→P6", failed
-/// weaning criteria "FAILED: PCWP > 18 mmHg", the rest as logged.
-fn log_label(kind: &str, detail: &str, devices: usize) -> String {
-    let detail = detail.trim();
-    if let Some((model, old, new)) = parse_level_change(detail) {
-        return if devices > 1 {
-            format!("{} P{old}→P{new}", model.to_ascii_uppercase())
-        } else {
-            format!("P{old}→P{new}")
-        };
-    }
-    if kind == "weaning" {
-        if detail == "start" {
-            return "Weaning starts".into();
-        }
-        if let Some((_, c)) = detail.split_once(": ") {
-            if detail.starts_with("criterion failed") {
-                return format!("FAILED: {}", failed_criterion(c));
+/// A course event as a marker label: P-level changes "P8→P6", failed
+/// weaning criteria "FAILED: PCWP > 18 mmHg", the rest as recorded.
+fn event_label(e: &Event, devices: usize) -> String {
+    match &e.what {
+        EventKind::PLevel { device, from, to } => {
+            if devices > 1 {
+                format!("{} P{from}→P{to}", device.to_ascii_uppercase())
+            } else {
+                format!("P{from}→P{to}")
             }
         }
-        if let Some(level) = detail.strip_prefix("criteria met at ") {
-            return format!("criteria met at {level}");
+        EventKind::WeaningStarted => "Weaning starts".into(),
+        EventKind::WeaningCriterionFailed { criterion, .. } => {
+            format!("FAILED: {}", failed_criterion(criterion))
         }
-        if let Some(level) = detail.strip_prefix("failed at ") {
-            return format!("WEANING ABANDONED at {level}");
-        }
-        if let Some(level) = detail.strip_prefix("weaned at ") {
-            return format!("WEANED at {level}");
-        }
+        EventKind::WeaningCriteriaMet { level } => format!("criteria met at P{level}"),
+        EventKind::WeaningFailed { level } => format!("WEANING ABANDONED at P{level}"),
+        EventKind::Weaned { level } => format!("WEANED at P{level}"),
+        _ => shorten(e.to_string().trim(), 48),
     }
-    shorten(detail, 48)
 }
 
-/// "pcwp_mmhg <= 18" (what was required) → "PCWP > 18 mmHg" (what happened).
-fn failed_criterion(c: &str) -> String {
-    let words: Vec<&str> = c.split_whitespace().collect();
-    let say = |key: &str, op: &str, v: &str| {
-        let (name, unit) = metric_words(key);
-        format!("{name} {op} {v} {unit}").trim().to_string()
+/// What a failed criterion required → what happened: "pcwp_mmhg <= 18" → "PCWP > 18 mmHg".
+fn failed_criterion(c: &Criterion) -> String {
+    let (name, unit) = metric_words(BeatMetrics::NAMES[c.metric]);
+    let text = match (c.min, c.max) {
+        (None, Some(hi)) => format!("{name} > {hi} {unit}"),
+        (Some(lo), None) => format!("{name} < {lo} {unit}"),
+        (Some(lo), Some(hi)) => format!("{name} outside {lo}–{hi} {unit}"),
+        (None, None) => c.describe(),
     };
-    match words.as_slice() {
-        [key, "<=", v] => say(key, ">", v),
-        [key, ">=", v] => say(key, "<", v),
-        [lo, "<=", key, "<=", hi] => {
-            let (name, unit) = metric_words(key);
-            format!("{name} outside {lo}–{hi} {unit}")
-                .trim()
-                .to_string()
-        }
-        _ => c.to_string(),
-    }
+    text.trim().to_string()
 }
 
 fn shorten(s: &str, max: usize) -> String {
@@ -364,10 +328,10 @@ fn alarm_words(alarm: &Alarm) -> &'static str {
 fn course_markers(result: &RunResult, end_s: f64) -> Vec<EventMarker> {
     let devices = {
         let mut names: Vec<&str> = result
-            .log
-            .iter()
-            .filter_map(|e| {
-                parse_level_change(&e.detail).map(|_| e.detail.split(' ').next().unwrap_or(""))
+            .course_log()
+            .filter_map(|e| match &e.what {
+                EventKind::PLevel { device, .. } => Some(device.as_str()),
+                _ => None,
             })
             .collect();
         names.sort_unstable();
@@ -375,11 +339,11 @@ fn course_markers(result: &RunResult, end_s: f64) -> Vec<EventMarker> {
         names.len()
     };
     let mut marks: Vec<(f64, String)> = Vec::new();
-    for e in &result.log {
+    for e in result.course_log() {
         if !e.t_s.is_finite() {
             continue;
         }
-        let label = log_label(e.kind, &e.detail, devices);
+        let label = event_label(e, devices);
         match marks.last_mut() {
             Some((t, l)) if (*t - e.t_s).abs() <= 1e-6 * t.abs().max(1.0) => {
                 if !l.split("; ").any(|x| x == label) {
@@ -393,12 +357,11 @@ fn course_markers(result: &RunResult, end_s: f64) -> Vec<EventMarker> {
     // Alarm clusters.
     let gap = 0.02 * end_s.max(1.0);
     let mut clusters: Vec<(f64, f64, String, usize)> = Vec::new(); // start, last, key, count
-    for a in &result.events {
-        let key = format!(
-            "{} {}",
-            a.device.to_ascii_uppercase(),
-            alarm_words(&a.alarm)
-        );
+    for a in result.alarms() {
+        let Some((device, alarm)) = a.alarm() else {
+            continue;
+        };
+        let key = format!("{} {}", device.to_ascii_uppercase(), alarm_words(&alarm));
         match clusters
             .iter_mut()
             .rev()

@@ -13,10 +13,10 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::analysis::BeatMetrics;
+use crate::engine::RunResult;
 use crate::physiology::elements::edpvr;
 use crate::physiology::{Hemodynamics, Slot};
 use crate::scenario::{PictureFormats, PvChamber, Scenario};
-use crate::simulation::RunResult;
 use atomic::StagedDir;
 use plot::{Curve, EventMarker, ImageFormat, Panel, PvLoop, PvPlot, Series, StackedPlot};
 
@@ -83,7 +83,7 @@ struct CourseJson<'a> {
     beats_fast_forwarded: usize,
     net_fluid_ml: f64,
     actions_logged: usize,
-    weaning: Option<&'a crate::simulation::course::WeaningOutcome>,
+    weaning: Option<&'a crate::engine::protocol::WeaningOutcome>,
 }
 
 #[derive(Serialize)]
@@ -91,7 +91,14 @@ struct ConsoleJson<'a> {
     /// Beats in which a pump inlet was obstructed.
     suction_beats: usize,
     /// Alarm onsets.
-    events: &'a [crate::analysis::ConsoleEvent],
+    events: Vec<AlarmJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct AlarmJson<'a> {
+    t_s: f64,
+    device: &'a str,
+    alarm: crate::analysis::Alarm,
 }
 
 #[derive(Serialize)]
@@ -221,7 +228,7 @@ fn write_summary(path: &Path, scenario: &Scenario, r: &RunResult) -> Result<(), 
             beats_integrated: r.beats.len(),
             beats_fast_forwarded: r.beats.iter().map(|b| b.fast_forwarded).sum(),
             net_fluid_ml: r.net_fluid_ml,
-            actions_logged: r.log.len(),
+            actions_logged: r.course_log().count(),
             weaning: r.weaning.as_ref(),
         }),
         console: ConsoleJson {
@@ -230,7 +237,17 @@ fn write_summary(path: &Path, scenario: &Scenario, r: &RunResult) -> Result<(), 
                 .iter()
                 .filter(|b| b.metrics.suction_fraction > 0.0)
                 .count(),
-            events: &r.events,
+            events: r
+                .alarms()
+                .filter_map(|e| {
+                    let (device, alarm) = e.alarm()?;
+                    Some(AlarmJson {
+                        t_s: e.t_s,
+                        device,
+                        alarm,
+                    })
+                })
+                .collect(),
         },
         provenance: ProvenanceJson {
             crate_version: env!("CARGO_PKG_VERSION"),
@@ -281,25 +298,20 @@ fn write_beats(path: &Path, r: &RunResult) -> Result<(), OutputError> {
 
 /// Every course action and console alarm, in time order.
 fn write_events(path: &Path, r: &RunResult) -> Result<(), OutputError> {
-    let mut rows: Vec<(f64, String, String, String)> = r
-        .log
-        .iter()
-        .map(|e| (e.t_s, e.kind.to_string(), String::new(), e.detail.clone()))
-        .collect();
-    for e in &r.events {
-        let alarm = serde_json::to_value(e.alarm)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        rows.push((e.t_s, "alarm".into(), e.device.clone(), alarm));
-    }
+    let mut rows: Vec<&crate::engine::Event> = r.events.iter().collect();
     // Stable sort: same-time rows keep their order of occurrence.
-    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    rows.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
     let mut w = csv::Writer::from_path(path).map_err(csv_err(path))?;
     w.write_record(["t_s", "kind", "device", "detail"])
         .map_err(csv_err(path))?;
-    for row in rows {
-        w.serialize(row).map_err(csv_err(path))?;
+    for e in rows {
+        w.serialize((
+            e.t_s,
+            e.cause.kind(),
+            e.device().unwrap_or(""),
+            e.to_string(),
+        ))
+        .map_err(csv_err(path))?;
     }
     w.flush().map_err(io_err(path))
 }
@@ -326,7 +338,7 @@ fn write_timeseries(path: &Path, r: &RunResult, stride: usize) -> Result<(), Out
             row.clear();
             row.push(*t);
             row.extend(y.iter());
-            row.extend(r.circulation.hemodynamics(&b.clock, *t, y).values());
+            row.extend(b.model.hemodynamics(&b.clock, *t, y).values());
             w.serialize(&row).map_err(csv_err(path))?;
         }
     }
@@ -349,13 +361,15 @@ fn write_waveform_picture(
     for b in beats {
         let n = b.samples.len();
         for (t, y) in &b.samples[..n.saturating_sub(1)] {
-            points.push((*t, r.circulation.hemodynamics(&b.clock, *t, y), *y));
+            points.push((*t, b.model.hemodynamics(&b.clock, *t, y), *y));
         }
     }
     let series = |label: &str, f: &dyn Fn(&crate::physiology::Hemodynamics) -> f64| {
         Series::line(label, points.iter().map(|(t, h, _)| (*t, f(h))).collect())
     };
     let to_l_min = 0.06;
+    // Devices as the last beat ran with them.
+    let model = &beats.last().expect("a run has beats").model;
     let mut panels = vec![
         Panel::new(
             "Pressure (mmHg)",
@@ -367,14 +381,14 @@ fn write_waveform_picture(
         ),
     ];
     let mut flows = vec![series("Aortic valve", &|h| h.q_av * to_l_min)];
-    if r.circulation.pump(crate::devices::Side::Left).is_some() {
+    if model.pump(crate::devices::Side::Left).is_some() {
         flows.push(series("Left pump", &|h| h.q_pump_l * to_l_min));
     }
-    if r.circulation.pump(crate::devices::Side::Right).is_some() {
+    if model.pump(crate::devices::Side::Right).is_some() {
         flows.push(series("RP", &|h| h.q_pump_r * to_l_min));
     }
     panels.push(Panel::new("Flow (L/min)", flows));
-    if let Some(left) = r.circulation.pump(crate::devices::Side::Left) {
+    if let Some(left) = model.pump(crate::devices::Side::Left) {
         let torque = points
             .iter()
             .map(|(t, _, y)| (*t, left.pump.torque_mnm(y[left.flow.i()])))
@@ -395,10 +409,9 @@ fn write_waveform_picture(
         points.last().map_or(0.0, |p| p.0),
     );
     let events: Vec<EventMarker> = r
-        .events
-        .iter()
+        .alarms()
         .filter(|e| e.t_s >= t0 && e.t_s <= t1)
-        .map(|e| EventMarker::new(e.t_s, format!("{:?}", e.alarm)))
+        .filter_map(|e| Some(EventMarker::new(e.t_s, format!("{:?}", e.alarm()?.1))))
         .collect();
     let title = format!("{}: last {} beats", scenario.title, beats.len());
     plot::write_waveforms(
@@ -425,7 +438,7 @@ fn write_pv_loop(
 ) -> Result<(), OutputError> {
     let beat = r.beats.last().expect("a run has beats");
     let samples = &beat.samples;
-    let p = r.circulation.parameters();
+    let p = beat.model.parameters();
     let (params, slot, name) = match chamber {
         PvChamber::Lv => (p.lv, Slot::VLv, "LV"),
         PvChamber::Rv => (p.rv, Slot::VRv, "RV"),
@@ -434,11 +447,7 @@ fn write_pv_loop(
     };
     let pressure: Vec<f64> = samples
         .iter()
-        .map(|(t, y)| {
-            r.circulation
-                .hemodynamics(&beat.clock, *t, y)
-                .pressure(slot)
-        })
+        .map(|(t, y)| beat.model.hemodynamics(&beat.clock, *t, y).pressure(slot))
         .collect();
     let volume: Vec<f64> = samples.iter().map(|s| s.1[slot.i()]).collect();
     let m = &beat.metrics;

@@ -226,7 +226,7 @@ impl Activation {
         let k = (u as i64 as usize).min(TABLE_CELLS - 1);
         let s = u - k as f64;
         let [e0, d0, c2, c3] = self.table[k];
-        // e0 + s(d0 + s(c2 + s·c3)) in fused multiply-adds (see crate::simulation::kernel).
+        // e0 + s(d0 + s(c2 + s·c3)) in fused multiply-adds (see crate::engine::kernel).
         s.mul_add(s.mul_add(s.mul_add(c3, c2), d0), e0)
     }
 

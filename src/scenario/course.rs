@@ -1,5 +1,6 @@
-//! A clinical course: timed events, condition triggers and a weaning protocol, as written in
-//! TOML and as the typed plan the engine runs. Keys: docs/scenarios.md.
+//! A clinical course as written in TOML: timed events, condition triggers, a weaning protocol
+//! and complications, checked and built into the engine's typed plan
+//! ([`crate::engine::protocol::Course`]). Keys: docs/scenarios.md.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +10,8 @@ use toml::Spanned;
 use super::{DeviceSection, Duration};
 use crate::analysis::BeatMetrics;
 use crate::devices::{Catalogue, Pump, Side};
+use crate::engine::protocol::{Course, Criterion, TimedEvent, Trigger, Weaning};
+use crate::engine::{Action, Complication, LevelChange};
 use crate::physiology::drugs::Drug;
 use crate::physiology::parameters;
 
@@ -139,154 +142,6 @@ pub struct ComplicationsSection {
 
 fn yes() -> bool {
     true
-}
-
-/// A device complication and its modelled effect (docs/scenarios.md, "Complications").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Complication {
-    /// Moderate/severe bleeding: 500 mL lost over 1 h.
-    Bleeding,
-    /// Mechanical haemolysis: logged, no haemodynamic effect modelled.
-    Haemolysis,
-    /// Access-limb ischaemia: logged, no haemodynamic effect modelled.
-    LimbIschaemia,
-    /// The pump stops (motor or purge failure): P-level 0, rotor a passive leak.
-    DeviceStop,
-    /// The left pump migrates out into the aorta: no more unloading.
-    Malposition,
-}
-
-impl Complication {
-    /// Name, default hazard per hour. Hazards λ = −ln(1 − p)/T from the incidence p over
-    /// DanGer Shock's median support time T = 59 h (derivation in docs/scenarios.md).
-    pub const ALL: [(Complication, &'static str, f64); 5] = [
-        (Complication::Bleeding, "bleeding", 4.17e-3),
-        (Complication::Haemolysis, "haemolysis", 2.24e-3),
-        (Complication::LimbIschaemia, "limb_ischaemia", 9.8e-4),
-        (Complication::DeviceStop, "device_stop", 1.0e-4),
-        (Complication::Malposition, "malposition", 8.7e-4),
-    ];
-
-    pub fn name(self) -> &'static str {
-        Complication::ALL
-            .iter()
-            .find(|c| c.0 == self)
-            .map_or("?", |c| c.1)
-    }
-}
-
-/// A P-level change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LevelChange {
-    To(u8),
-    By(i8),
-}
-
-/// One thing that happens to the patient or the devices.
-#[derive(Debug, Clone)]
-pub enum Action {
-    Set(Vec<(String, f64)>),
-    Ramp {
-        targets: Vec<(String, f64)>,
-        over_s: f64,
-    },
-    PLevel {
-        device: Option<String>,
-        change: LevelChange,
-    },
-    AddDevice(Pump),
-    RemoveDevice(String),
-    SwitchDevice(Pump),
-    Fluid {
-        volume_ml: f64,
-        over_s: f64,
-    },
-    Drug {
-        drug: Drug,
-        dose: f64,
-    },
-    StartWeaning,
-}
-
-/// A timed event.
-#[derive(Debug, Clone)]
-pub struct TimedEvent {
-    pub at_s: f64,
-    pub label: String,
-    pub actions: Vec<Action>,
-}
-
-/// A condition on a beat metric, held for a time.
-#[derive(Debug, Clone)]
-pub struct Trigger {
-    pub label: String,
-    /// Index into [`BeatMetrics::NAMES`].
-    pub metric: usize,
-    pub below: Option<f64>,
-    pub above: Option<f64>,
-    pub sustained_s: f64,
-    pub repeat: bool,
-    pub cooldown_s: f64,
-    pub actions: Vec<Action>,
-}
-
-impl Trigger {
-    /// Whether the condition holds for these metrics.
-    pub fn holds(&self, m: &BeatMetrics) -> bool {
-        let v = m.values()[self.metric];
-        self.below.is_some_and(|b| v < b) || self.above.is_some_and(|a| v > a)
-    }
-}
-
-/// A weaning criterion on the mean metrics of the last beats.
-#[derive(Debug, Clone)]
-pub struct Criterion {
-    pub metric: usize,
-    pub min: Option<f64>,
-    pub max: Option<f64>,
-}
-
-impl Criterion {
-    pub fn met(&self, m: &BeatMetrics) -> bool {
-        let v = m.values()[self.metric];
-        self.min.is_none_or(|lo| v >= lo) && self.max.is_none_or(|hi| v <= hi)
-    }
-
-    /// "map_mmhg >= 65" style text.
-    pub fn describe(&self) -> String {
-        let name = BeatMetrics::NAMES[self.metric];
-        match (self.min, self.max) {
-            (Some(lo), Some(hi)) => format!("{lo} <= {name} <= {hi}"),
-            (Some(lo), None) => format!("{name} >= {lo}"),
-            (None, Some(hi)) => format!("{name} <= {hi}"),
-            (None, None) => name.to_string(),
-        }
-    }
-}
-
-/// A weaning protocol.
-#[derive(Debug, Clone)]
-pub struct Weaning {
-    pub start_s: Option<f64>,
-    pub device: Option<String>,
-    pub step: i8,
-    pub dwell_s: f64,
-    pub until: u8,
-    pub require: Vec<Criterion>,
-    pub back: u8,
-    pub retry_after_s: f64,
-    pub max_failures: u32,
-}
-
-/// The course plan.
-#[derive(Debug, Clone)]
-pub struct Course {
-    pub duration_s: f64,
-    pub events: Vec<TimedEvent>,
-    pub triggers: Vec<Trigger>,
-    pub weaning: Option<Weaning>,
-    /// Per-hour hazards of the random complications (empty: none).
-    pub complications: Vec<(Complication, f64)>,
 }
 
 /// Builds the typed plan, checking every reference before anything runs. `err(span, msg)`

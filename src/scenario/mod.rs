@@ -17,9 +17,9 @@ use thiserror::Error;
 use toml::Spanned;
 
 use crate::devices::{Catalogue, Position, Pump};
+use crate::engine::{BeatSink, EngineSpec, RunResult, RunSettings, SimError};
 use crate::physiology::presets::{self, PRESETS};
 use crate::physiology::{Circulation, Parameters};
-use crate::simulation::RunSettings;
 use crate::solver::{Method, SolverSettings};
 pub use duration::Duration;
 
@@ -231,7 +231,7 @@ pub struct Scenario {
     /// Devices, in scenario order.
     pub pumps: Vec<Pump>,
     /// The course after stabilisation, if the scenario has one.
-    pub course: Option<course::Course>,
+    pub course: Option<crate::engine::protocol::Course>,
     pub run: RunSettings,
     pub solver: SolverSettings,
     /// Write every k-th sample to timeseries.csv (None: no timeseries).
@@ -538,6 +538,26 @@ impl Scenario {
             .iter()
             .try_fold(Circulation::new(self.params), |m, p| m.with_pump(p.clone()))
             .expect("pump placement was checked when the scenario was parsed")
+    }
+
+    /// What the engine is built from.
+    pub fn engine_spec(&self) -> EngineSpec {
+        EngineSpec {
+            params: self.params,
+            pumps: self.pumps.clone(),
+            solver: self.solver,
+            run: self.run,
+        }
+    }
+
+    /// Simulates the scenario: its patient to steady state, then its course if any.
+    pub fn simulate(&self) -> Result<RunResult, SimError> {
+        self.simulate_into(&mut crate::engine::Discard)
+    }
+
+    /// [`Scenario::simulate`], each reported beat also to `sink` as it is made.
+    pub fn simulate_into(&self, sink: &mut dyn BeatSink) -> Result<RunResult, SimError> {
+        crate::engine::run_spec(self.engine_spec(), self.course.as_ref(), self.seed, sink)
     }
 }
 

@@ -289,7 +289,7 @@ impl Pair for Tsitouras {
 
 /// Σ_j c_j·k_j, state by state: c_1·k_1, then each further term added by one fused
 /// multiply-add (one rounding; in one instruction in the beat kernel's FMA copy, see
-/// [`crate::simulation::kernel`], and the same bits everywhere else).
+/// [`crate::engine::kernel`], and the same bits everywhere else).
 #[inline(always)]
 fn weighted<const N: usize>(c: [f64; N], k: [&State; N]) -> State {
     let mut out = State::zeros();

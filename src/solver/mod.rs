@@ -146,7 +146,7 @@ impl Method {
 /// Tolerances and limits shared by all integrators.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SolverSettings {
-    /// Integrator used by [`crate::simulation::run_scenario`].
+    /// Integrator a run uses ([`Solver::new`]).
     pub method: Method,
     /// Relative tolerance of the local error estimate.
     pub rtol: f64,
@@ -241,6 +241,98 @@ pub trait Integrator {
 
     /// Settings in use.
     fn settings(&self) -> SolverSettings;
+}
+
+/// A borrowed integrator integrates as the integrator does (so a caller can read its
+/// statistics after a run that took it by value).
+impl<I: Integrator> Integrator for &mut I {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+
+    #[inline(always)]
+    fn integrate<S: OdeSystem>(
+        &mut self,
+        sys: &S,
+        t0: f64,
+        t1: f64,
+        y0: &State,
+        n: usize,
+        out: &mut Vec<Sample>,
+    ) -> Result<State, SolverError> {
+        (**self).integrate(sys, t0, t1, y0, n, out)
+    }
+
+    fn stats(&self) -> SolverStats {
+        (**self).stats()
+    }
+
+    fn settings(&self) -> SolverSettings {
+        (**self).settings()
+    }
+}
+
+/// The integrator a scenario's `solver.method` names, chosen at run time. Dispatch costs one
+/// branch per integrated interval (a beat or a segment of one); `integrate` is inlined so that
+/// the chosen integrator runs inside the kernel's copy for this CPU.
+#[derive(Debug, Clone)]
+pub enum Solver {
+    Tsit5(FastTsit5),
+    Dopri5Fast(FastDopri5),
+    Reference(Dopri5Integrator),
+}
+
+impl Solver {
+    pub fn new(settings: SolverSettings) -> Self {
+        match settings.method {
+            Method::Tsit5 => Solver::Tsit5(FastTsit5::new(settings)),
+            Method::Dopri5Fast => Solver::Dopri5Fast(FastDopri5::new(settings)),
+            Method::Reference => Solver::Reference(Dopri5Integrator::new(settings)),
+        }
+    }
+}
+
+impl Integrator for Solver {
+    fn name(&self) -> &'static str {
+        match self {
+            Solver::Tsit5(i) => i.name(),
+            Solver::Dopri5Fast(i) => i.name(),
+            Solver::Reference(i) => i.name(),
+        }
+    }
+
+    #[inline(always)]
+    fn integrate<S: OdeSystem>(
+        &mut self,
+        sys: &S,
+        t0: f64,
+        t1: f64,
+        y0: &State,
+        n: usize,
+        out: &mut Vec<Sample>,
+    ) -> Result<State, SolverError> {
+        match self {
+            Solver::Tsit5(i) => i.integrate(sys, t0, t1, y0, n, out),
+            Solver::Dopri5Fast(i) => i.integrate(sys, t0, t1, y0, n, out),
+            Solver::Reference(i) => i.integrate(sys, t0, t1, y0, n, out),
+        }
+    }
+
+    fn stats(&self) -> SolverStats {
+        match self {
+            Solver::Tsit5(i) => i.stats(),
+            Solver::Dopri5Fast(i) => i.stats(),
+            Solver::Reference(i) => i.stats(),
+        }
+    }
+
+    fn settings(&self) -> SolverSettings {
+        match self {
+            Solver::Tsit5(i) => i.settings(),
+            Solver::Dopri5Fast(i) => i.settings(),
+            Solver::Reference(i) => i.settings(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -29,7 +29,6 @@ use toml::Value;
 use crate::analysis::BeatMetrics;
 use crate::output::atomic::StagedDir;
 use crate::scenario::ScenarioError;
-use crate::simulation::run_scenario;
 pub use cohort::{Cohort, Marginal, Variable};
 use journal::Journal;
 pub use journal::JOURNAL;
@@ -203,7 +202,7 @@ fn run_case(
     if !opts.keep_case_dirs {
         sc.run.keep_all_samples = false;
     }
-    let result = match catch_unwind(AssertUnwindSafe(|| run_scenario(&sc))) {
+    let result = match catch_unwind(AssertUnwindSafe(|| sc.simulate())) {
         Ok(r) => r,
         Err(panic) => {
             let what = panic

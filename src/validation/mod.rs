@@ -12,10 +12,10 @@ use serde::Serialize;
 
 use crate::analysis::BeatMetrics;
 use crate::devices::Catalogue;
+use crate::engine::{self, RunResult};
 use crate::physiology::circulation::total_volume;
 use crate::physiology::presets::PRESETS;
 use crate::scenario;
-use crate::simulation::{self, RunResult};
 use crate::solver::{Dopri5Integrator, SolverSettings};
 
 /// Outcome of one case.
@@ -48,7 +48,7 @@ fn run(text: &str) -> Result<RunResult, String> {
     let sc = scenario::parse(text, None, &[]).map_err(|e| e.to_string())?;
     let mut sc = sc;
     sc.run.keep_all_samples = false;
-    simulation::run_scenario(&sc).map_err(|e| e.to_string())
+    sc.simulate().map_err(|e| e.to_string())
 }
 
 fn metrics(preset: &str, device: Option<(&str, u8)>) -> Result<BeatMetrics, String> {
@@ -125,7 +125,7 @@ fn conservation() -> Result<Vec<Case>, String> {
 fn convergence() -> Result<Vec<Case>, String> {
     let steady = run("[patient]\npreset = \"normal\"\n")?;
     let y0 = steady.final_state;
-    let circ = steady.circulation.clone();
+    let circ = (*steady.final_model).clone();
     let clock = circ.clock(0.0);
     let beat = |tol: f64| -> Result<Vec<crate::physiology::State>, String> {
         let mut integ = Dopri5Integrator::new(SolverSettings {
@@ -135,9 +135,9 @@ fn convergence() -> Result<Vec<Case>, String> {
             ..SolverSettings::default()
         });
         let mut out = Vec::new();
-        simulation::kernel::integrate(
+        engine::kernel::integrate(
             &mut integ,
-            &simulation::BeatSystem { circ: &circ, clock },
+            &engine::BeatSystem { circ: &circ, clock },
             0.0,
             clock.period,
             &y0,

@@ -5,8 +5,8 @@ pub mod pictures;
 
 use impella_sim::analysis::BeatMetrics;
 use impella_sim::devices::{Catalogue, Position, Pump};
+use impella_sim::engine::{run, RunResult, RunSettings};
 use impella_sim::physiology::{Circulation, Parameters};
-use impella_sim::simulation::{run, RunResult, RunSettings};
 use impella_sim::solver::{FastTsit5, SolverSettings};
 
 /// Runs to steady state with default settings, keeping only the report beats' samples.

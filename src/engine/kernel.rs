@@ -242,8 +242,8 @@ fn measure_avx2(
 mod tests {
     use super::*;
     use crate::devices::{Catalogue, Position, Pump};
+    use crate::engine::BeatSystem;
     use crate::physiology::presets;
-    use crate::simulation::BeatSystem;
     use crate::solver::{FastTsit5, SolverSettings};
 
     #[test]

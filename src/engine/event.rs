@@ -1,0 +1,244 @@
+//! What the engine records while it runs: one typed event per thing that happened, with its
+//! cause. events.csv, the course timeline and the report are rendered from these; nothing
+//! parses their text back.
+
+use std::fmt;
+
+use super::action::Complication;
+use super::protocol::Criterion;
+use crate::analysis::{Alarm, BeatMetrics};
+use crate::physiology::drugs::Drug;
+
+/// Why something happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cause {
+    /// A timed event of the scenario, by its label.
+    Event(String),
+    /// A trigger of the scenario, by its label.
+    Trigger(String),
+    /// The weaning protocol.
+    Weaning,
+    /// A random complication.
+    Complication(Complication),
+    /// An infusion or blood loss reached its end.
+    Fluid,
+    /// The console (alarms).
+    Console,
+    /// A front end driving the engine directly (`Engine::apply`).
+    Command,
+}
+
+impl Cause {
+    /// The `kind` column of events.csv.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Cause::Event(_) => "event",
+            Cause::Trigger(_) => "trigger",
+            Cause::Weaning => "weaning",
+            Cause::Complication(_) => "complication",
+            Cause::Fluid => "fluid",
+            Cause::Console => "alarm",
+            Cause::Command => "command",
+        }
+    }
+
+    /// The label actions are shown under ("vasopressor: ...").
+    pub fn label(&self) -> &str {
+        match self {
+            Cause::Event(l) | Cause::Trigger(l) => l,
+            Cause::Weaning => "weaning",
+            Cause::Complication(c) => c.name(),
+            Cause::Fluid => "fluid",
+            Cause::Console => "console",
+            Cause::Command => "command",
+        }
+    }
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventKind {
+    /// Parameters stepped to new values.
+    Set {
+        values: Vec<(String, f64)>,
+    },
+    /// Parameters ramped linearly to targets over a duration.
+    Ramp {
+        targets: Vec<(String, f64)>,
+        over_s: f64,
+    },
+    /// A device's P-level changed.
+    PLevel {
+        device: String,
+        from: u8,
+        to: u8,
+    },
+    /// A P-level change addressed a device that is not in place.
+    PLevelSkipped {
+        device: Option<String>,
+    },
+    DeviceAdded {
+        device: String,
+        p_level: u8,
+    },
+    DeviceRemoved {
+        device: String,
+    },
+    /// The devices on one side replaced by another (escalation).
+    DeviceSwitched {
+        from: Vec<String>,
+        to: String,
+        p_level: u8,
+    },
+    /// Fluid given (positive) or lost (negative) at a constant rate.
+    Fluid {
+        volume_ml: f64,
+        over_s: f64,
+    },
+    /// The total infusion rate changed because an infusion ended, mL/s.
+    InfusionRate {
+        from_ml_s: f64,
+        to_ml_s: f64,
+    },
+    /// A drug's dose set (0 stops it), µg/kg/min.
+    Drug {
+        drug: Drug,
+        dose: f64,
+    },
+    /// A trigger's condition held long enough: the metric (index into
+    /// [`BeatMetrics::NAMES`]) and its value in the beat that completed it.
+    TriggerFired {
+        metric: usize,
+        value: f64,
+    },
+    WeaningStarted,
+    /// All weaning criteria met at this level.
+    WeaningCriteriaMet {
+        level: u8,
+    },
+    /// A weaning criterion failed at this level.
+    WeaningCriterionFailed {
+        level: u8,
+        criterion: Criterion,
+    },
+    /// Weaning ended with the patient weaned at this level.
+    Weaned {
+        level: u8,
+    },
+    /// Weaning was abandoned at this level.
+    WeaningFailed {
+        level: u8,
+    },
+    /// A complication occurred; `device` is the device it struck, if any was in place.
+    Complication {
+        complication: Complication,
+        device: Option<String>,
+    },
+    /// A console alarm's onset on a device.
+    Alarm {
+        device: String,
+        alarm: Alarm,
+    },
+}
+
+/// One recorded event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Course time (or run time before a course), s.
+    pub t_s: f64,
+    pub cause: Cause,
+    pub what: EventKind,
+}
+
+impl Event {
+    /// The device an event concerns, for events.csv's `device` column (alarms only, as before
+    /// typed events: the detail names the device of the others).
+    pub fn device(&self) -> Option<&str> {
+        match &self.what {
+            EventKind::Alarm { device, .. } => Some(device),
+            _ => None,
+        }
+    }
+
+    /// The alarm, if this is an alarm onset.
+    pub fn alarm(&self) -> Option<(&str, Alarm)> {
+        match &self.what {
+            EventKind::Alarm { device, alarm } => Some((device, *alarm)),
+            _ => None,
+        }
+    }
+}
+
+/// A list of `path = value` or `path -> value` pairs.
+fn pairs(list: &[(String, f64)], sep: &str) -> String {
+    list.iter()
+        .map(|(p, v)| format!("{p} {sep} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The `detail` column of events.csv.
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = self.cause.label();
+        match &self.what {
+            EventKind::Set { values } => write!(f, "{label}: set {}", pairs(values, "=")),
+            EventKind::Ramp { targets, over_s } => {
+                write!(f, "{label}: ramp {} over {over_s} s", pairs(targets, "->"))
+            }
+            EventKind::PLevel { device, from, to } => write!(f, "{device} P{from} -> P{to}"),
+            EventKind::PLevelSkipped { device } => write!(
+                f,
+                "P-level change skipped: device {} not in place",
+                device.as_deref().unwrap_or("?")
+            ),
+            EventKind::DeviceAdded { device, p_level } => {
+                write!(f, "{label}: add {device} at P{p_level}")
+            }
+            EventKind::DeviceRemoved { device } => write!(f, "{label}: remove {device}"),
+            EventKind::DeviceSwitched { from, to, p_level } => {
+                write!(f, "{label}: switch {} -> {to} at P{p_level}", from.join(""))
+            }
+            EventKind::Fluid { volume_ml, over_s } => {
+                write!(f, "{label}: fluid {volume_ml} mL over {over_s} s")
+            }
+            EventKind::InfusionRate { from_ml_s, to_ml_s } => {
+                write!(f, "infusion rate {from_ml_s:.3} -> {to_ml_s:.3} mL/s")
+            }
+            EventKind::Drug { drug, dose } => {
+                write!(f, "{label}: {} {dose} µg/kg/min", drug.name())
+            }
+            EventKind::TriggerFired { metric, value } => {
+                write!(f, "{label}: {} = {value:.2}", BeatMetrics::NAMES[*metric])
+            }
+            EventKind::WeaningStarted => write!(f, "start"),
+            EventKind::WeaningCriteriaMet { level } => write!(f, "criteria met at P{level}"),
+            EventKind::WeaningCriterionFailed { level, criterion } => {
+                write!(f, "criterion failed at P{level}: {}", criterion.describe())
+            }
+            EventKind::Weaned { level } => write!(f, "weaned at P{level}"),
+            EventKind::WeaningFailed { level } => write!(f, "failed at P{level}"),
+            EventKind::Complication {
+                complication,
+                device,
+            } => match (complication, device) {
+                (Complication::Bleeding, _) => write!(f, "bleeding"),
+                (Complication::Haemolysis, _) => {
+                    write!(f, "haemolysis (no haemodynamic effect modelled)")
+                }
+                (Complication::LimbIschaemia, _) => {
+                    write!(f, "limb ischaemia (no haemodynamic effect modelled)")
+                }
+                (Complication::DeviceStop, Some(d)) => write!(f, "device stop: {d} at P0"),
+                (Complication::DeviceStop, None) => write!(f, "device stop: no device in place"),
+                (Complication::Malposition, Some(d)) => {
+                    write!(f, "malposition: {d} migrated into the aorta")
+                }
+                (Complication::Malposition, None) => {
+                    write!(f, "malposition: no left-sided device")
+                }
+            },
+            EventKind::Alarm { alarm, .. } => write!(f, "{}", alarm.key()),
+        }
+    }
+}
