@@ -148,7 +148,8 @@ fn execute(command: Command) -> Result<(), String> {
                 m.cvp_mmhg,
                 m.cpo_w
             );
-            for p in &sc.pumps {
+            // Devices as the run ended (a course may have changed or replaced them).
+            for p in &result.devices {
                 println!(
                     "{} at P{} ({:.0} rpm): mean flow {:.2} L/min",
                     p.name,

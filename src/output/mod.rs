@@ -51,12 +51,13 @@ pub const DISCLAIMER: &str =
 
 #[derive(Serialize)]
 struct Summary<'a> {
+    /// Every device of the run, with its final state and history.
     title: &'a str,
     disclaimer: &'a str,
     /// Mean over the report beats.
     metrics: &'a BeatMetrics,
     steady_state: SteadyJson,
-    devices: Vec<DeviceJson<'a>>,
+    devices: Vec<DeviceJson>,
     console: ConsoleJson<'a>,
     /// Present when the scenario has a course.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -64,14 +65,32 @@ struct Summary<'a> {
     provenance: ProvenanceJson<'a>,
 }
 
+/// A device that was in the patient during the run: its state at the end (or when it was
+/// taken out) and its history of levels.
 #[derive(Serialize)]
-struct DeviceJson<'a> {
-    model: &'a str,
-    name: &'a str,
+struct DeviceJson {
+    model: String,
+    name: String,
     side: &'static str,
+    /// P-level, speed and position at the end of the run (or at removal).
     p_level: u8,
     speed_rpm: f64,
     position: &'static str,
+    /// P-level when it was put in (at the start, or when added).
+    initial_p_level: u8,
+    /// In the patient at the end of the run.
+    in_place: bool,
+    /// When it was taken out (removed or switched for another), s.
+    removed_s: Option<f64>,
+    /// Each level it ran at, from when.
+    history: Vec<LevelJson>,
+}
+
+#[derive(Serialize)]
+struct LevelJson {
+    t_s: f64,
+    p_level: u8,
+    speed_rpm: f64,
 }
 
 #[derive(Serialize)]
@@ -207,21 +226,7 @@ fn write_summary(path: &Path, scenario: &Scenario, r: &RunResult) -> Result<(), 
             last_beat_to_beat_change: r.steady.last_change,
             tolerance: r.settings.steady_tolerance,
         },
-        devices: scenario
-            .pumps
-            .iter()
-            .map(|p| DeviceJson {
-                model: &p.model,
-                name: &p.name,
-                side: match p.side {
-                    crate::devices::Side::Left => "left",
-                    crate::devices::Side::Right => "right",
-                },
-                p_level: p.p_level(),
-                speed_rpm: p.speed_rpm(),
-                position: crate::devices::Position::NAMES[p.position as usize],
-            })
-            .collect(),
+        devices: device_rows(scenario, r),
         course: scenario.course.as_ref().map(|c| CourseJson {
             duration_s: c.duration_s,
             integrated_time_s: r.beats.iter().map(|b| b.clock.period).sum(),
@@ -282,6 +287,124 @@ fn write_summary(path: &Path, scenario: &Scenario, r: &RunResult) -> Result<(), 
         .map_err(|e| io_err(path)(io::Error::other(e)))?;
     writeln!(w).map_err(io_err(path))?;
     w.flush().map_err(io_err(path))
+}
+
+/// The devices of a run from its scenario and its events: initial devices, those added or
+/// switched in, each with its levels over time; the final state from the engine.
+fn device_rows(scenario: &Scenario, r: &RunResult) -> Vec<DeviceJson> {
+    use crate::devices::{Position, Pump, Side};
+    use crate::engine::{Action, EventKind};
+    // Every pump the scenario can put in, to know a device's name and speeds by its id.
+    let mut known: Vec<&Pump> = scenario.pumps.iter().collect();
+    if let Some(c) = &scenario.course {
+        let actions = c
+            .events
+            .iter()
+            .flat_map(|e| &e.actions)
+            .chain(c.triggers.iter().flat_map(|t| &t.actions));
+        for a in actions {
+            if let Action::AddDevice(p) | Action::SwitchDevice(p) = a {
+                known.push(p);
+            }
+        }
+    }
+    struct Row {
+        pump: Pump,
+        initial: u8,
+        history: Vec<(f64, u8)>,
+        removed_s: Option<f64>,
+    }
+    let row = |id: &str, t: f64, level: u8| -> Option<Row> {
+        let pump = (*known.iter().find(|p| p.model == id)?).clone();
+        Some(Row {
+            pump,
+            initial: level,
+            history: vec![(t, level)],
+            removed_s: None,
+        })
+    };
+    let mut rows: Vec<Row> = scenario
+        .pumps
+        .iter()
+        .filter_map(|p| row(&p.model, 0.0, p.p_level()))
+        .collect();
+    let current = |rows: &mut Vec<Row>, id: &str| -> Option<usize> {
+        rows.iter()
+            .rposition(|r| r.pump.model == id && r.removed_s.is_none())
+    };
+    for e in r.course_log() {
+        let t = e.t_s;
+        match &e.what {
+            EventKind::PLevel { device, to, .. } => {
+                if let Some(i) = current(&mut rows, device) {
+                    rows[i].history.push((t, *to));
+                }
+            }
+            EventKind::Complication {
+                complication: crate::engine::Complication::DeviceStop,
+                device: Some(device),
+            } => {
+                if let Some(i) = current(&mut rows, device) {
+                    rows[i].history.push((t, 0));
+                }
+            }
+            EventKind::DeviceAdded { device, p_level } => rows.extend(row(device, t, *p_level)),
+            EventKind::DeviceSwitched { from, to, p_level } => {
+                for old in from {
+                    if let Some(i) = current(&mut rows, old) {
+                        rows[i].removed_s = Some(t);
+                    }
+                }
+                rows.extend(row(to, t, *p_level));
+            }
+            EventKind::DeviceRemoved { device } => {
+                if let Some(i) = current(&mut rows, device) {
+                    rows[i].removed_s = Some(t);
+                }
+            }
+            _ => {}
+        }
+    }
+    rows.into_iter()
+        .map(|row| {
+            let at_end = r
+                .devices
+                .iter()
+                .find(|p| row.removed_s.is_none() && p.model == row.pump.model);
+            let last = row.history.last().map_or(row.initial, |h| h.1);
+            let mut pump = row.pump.clone();
+            let speed =
+                |p: &mut Pump, level: u8| p.set_p_level(level).map_or(f64::NAN, |()| p.speed_rpm());
+            let history = row
+                .history
+                .iter()
+                .map(|&(t_s, p_level)| LevelJson {
+                    t_s,
+                    p_level,
+                    speed_rpm: speed(&mut pump, p_level),
+                })
+                .collect();
+            let (p_level, speed_rpm, position) = match at_end {
+                Some(p) => (p.p_level(), p.speed_rpm(), p.position),
+                None => (last, speed(&mut pump, last), row.pump.position),
+            };
+            DeviceJson {
+                model: row.pump.model.clone(),
+                name: row.pump.name.clone(),
+                side: match row.pump.side {
+                    Side::Left => "left",
+                    Side::Right => "right",
+                },
+                p_level,
+                speed_rpm,
+                position: Position::NAMES[position as usize],
+                initial_p_level: row.initial,
+                in_place: at_end.is_some(),
+                removed_s: row.removed_s,
+                history,
+            }
+        })
+        .collect()
 }
 
 fn write_beats(path: &Path, r: &RunResult) -> Result<(), OutputError> {
