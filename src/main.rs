@@ -120,10 +120,12 @@ fn execute(command: Command) -> Result<(), String> {
     match command {
         Command::Run { scenario, out, set } => {
             let sc = scenario::load(&scenario, &set).map_err(|e| e.to_string())?;
-            let result = sc
-                .simulate()
-                .map_err(|e| format!("{}: simulation failed: {e}", scenario.display()))?;
-            let written = output::write_run(&out, &sc, &result).map_err(|e| e.to_string())?;
+            let (result, written) = output::simulate_and_write(&out, &sc).map_err(|e| match e {
+                output::RunError::Simulation(e) => {
+                    format!("{}: simulation failed: {e}", scenario.display())
+                }
+                e => e.to_string(),
+            })?;
             let m = &result.report;
             println!("{}", sc.title);
             if result.steady.reached {

@@ -18,9 +18,11 @@ const CP: &str = "[patient]\npreset = \"scai_c_lv\"\n[[devices]]\nmodel = \"cp\"
 
 #[test]
 fn an_event_applies_at_its_exact_time_inside_a_beat() {
-    let r = run(&format!(
-        "{CP}[output]\ntimeseries = true\n[course]\nduration = \"20 s\"\n[[events]]\nat = \"10.3 s\"\ndo = {{ set = {{ \"systemic.r_periph\" = 1.4 }} }}\n"
+    let mut sc = scenario(&format!(
+        "{CP}[course]\nduration = \"20 s\"\n[[events]]\nat = \"10.3 s\"\ndo = {{ set = {{ \"systemic.r_periph\" = 1.4 }} }}\n"
     ));
+    sc.run.keep_all_samples = true;
+    let r = sc.simulate().unwrap();
     assert_eq!(r.events[0].t_s, 10.3);
     // The integration was split there: a sample sits exactly on the event time.
     assert!(r

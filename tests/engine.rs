@@ -39,10 +39,9 @@ fn a_course_timeseries_is_computed_with_each_beats_own_model() {
         "[course]\nduration = \"40 s\"\n[output]\ntimeseries = true\npv_loop = \"none\"\n\
          [[events]]\nat = \"20 s\"\ndo = { set = { \"systemic.c_prox\" = 0.56 } }\n",
     );
-    let r = sc.simulate().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    impella_sim::output::write_run(&out, &sc, &r).unwrap();
+    impella_sim::output::simulate_and_write(&out, &sc).unwrap();
     let (bh, beats) = read_csv(&out.join("beats.csv"));
     let (th, ts) = read_csv(&out.join("timeseries.csv"));
     let col = |h: &[String], k: &str| h.iter().position(|c| c == k).unwrap();

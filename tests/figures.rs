@@ -138,9 +138,8 @@ fn three_runs(root: &Path) -> Vec<PathBuf> {
                  [simulation]\nmax_beats = 60\n[output]\npv_loop = \"none\"\ntimeseries_every = \"2 ms\"\n"
             );
             let sc = scenario::parse(&text, None, &[]).unwrap();
-            let r = sc.simulate().unwrap();
             let dir = root.join(format!("run_p{p}"));
-            impella_sim::output::write_run(&dir, &sc, &r).unwrap();
+            impella_sim::output::simulate_and_write(&dir, &sc).unwrap();
             dir
         })
         .collect()
@@ -415,8 +414,7 @@ fn teaching_set_samples() {
             .unwrap();
         } else {
             let sc = scenario::load(&f, &[]).unwrap();
-            let r = sc.simulate().unwrap();
-            impella_sim::output::write_run(&out, &sc, &r).unwrap();
+            let (r, _) = impella_sim::output::simulate_and_write(&out, &sc).unwrap();
             if sc.course.is_some() {
                 write_course_timeline(
                     &root.join(format!("{name}_timeline.png")),

@@ -171,7 +171,6 @@ fn run_case(path: &str) -> Result<(), String> {
         // The golden files do not depend on pictures or the timeseries: skip their cost.
         sc.pv_loop = PictureFormats::None;
         sc.timeseries_stride = None;
-        sc.run.keep_all_samples = false;
         let result = sc.simulate().map_err(|e| e.to_string())?;
         impella_sim::output::write_run(&out, &sc, &result).map_err(|e| e.to_string())?;
         check(stem, &out, &["summary.json", "beats.csv", "events.csv"])

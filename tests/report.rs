@@ -17,9 +17,8 @@ use impella_sim::output::report::{
 fn run(scenario: &str, overrides: &[&str]) -> tempfile::TempDir {
     let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
     let sc = impella_sim::scenario::parse(scenario, None, &overrides).expect("scenario parses");
-    let result = sc.simulate().expect("simulation runs");
     let dir = tempfile::tempdir().unwrap();
-    impella_sim::output::write_run(dir.path(), &sc, &result).expect("outputs written");
+    impella_sim::output::simulate_and_write(dir.path(), &sc).expect("simulation runs and writes");
     dir
 }
 

@@ -13,7 +13,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::analysis::BeatMetrics;
-use crate::engine::RunResult;
+use crate::engine::{Beat, BeatSink, RunResult};
 use crate::physiology::elements::edpvr;
 use crate::physiology::{Hemodynamics, Slot};
 use crate::scenario::{PictureFormats, PvChamber, Scenario};
@@ -156,62 +156,205 @@ struct SolverJson {
     switching_evaluations: u64,
 }
 
-/// Writes every output of a run into `dir`; the files appear together or not at all.
+/// The outputs of a run being written: open before the run so that the timeseries is written
+/// beat by beat as the engine makes them ([the writer as a [`BeatSink`]]), in bounded memory; the
+/// tables and pictures that need the whole run are written by [`RunWriter::finish`]. The
+/// files appear together or not at all (a run that fails leaves none).
+pub struct RunWriter {
+    dir: PathBuf,
+    staged: StagedDir,
+    timeseries: Option<TimeseriesSink>,
+}
+
+impl RunWriter {
+    /// Opens the outputs of `scenario` in `dir`.
+    pub fn begin(dir: &Path, scenario: &Scenario) -> Result<Self, OutputError> {
+        let mut staged = StagedDir::new(dir).map_err(io_err(dir))?;
+        let timeseries = match scenario.timeseries_stride {
+            Some(stride) => Some(TimeseriesSink::create(
+                &staged.path("timeseries.csv"),
+                stride,
+            )?),
+            None => None,
+        };
+        Ok(RunWriter {
+            dir: dir.to_path_buf(),
+            staged,
+            timeseries,
+        })
+    }
+
+    /// Writes everything else and makes the files appear. Returns the paths written.
+    pub fn finish(
+        mut self,
+        scenario: &Scenario,
+        result: &RunResult,
+    ) -> Result<Vec<PathBuf>, OutputError> {
+        let dir = self.dir.clone();
+        let mut written = Vec::new();
+        let staged = &mut self.staged;
+
+        let beats_path = staged.path("beats.csv");
+        write_beats(&beats_path, result)?;
+        written.push(dir.join("beats.csv"));
+
+        let events_path = staged.path("events.csv");
+        write_events(&events_path, result)?;
+        written.push(dir.join("events.csv"));
+
+        if let Some(ts) = self.timeseries.take() {
+            ts.finish()?;
+            written.push(dir.join("timeseries.csv"));
+        }
+
+        let formats: &[ImageFormat] = match scenario.pv_loop {
+            PictureFormats::Png => &[ImageFormat::Png],
+            PictureFormats::Svg => &[ImageFormat::Svg],
+            PictureFormats::Both => &[ImageFormat::Png, ImageFormat::Svg],
+            PictureFormats::None => &[],
+        };
+        for &format in formats {
+            for &chamber in &scenario.pv_chambers {
+                let name = format!("{}.{}", chamber.file_stem(), format.extension());
+                let path = staged.path(&name);
+                write_pv_loop(&path, scenario, result, chamber, format)?;
+                written.push(dir.join(name));
+            }
+            let name = format!("waveforms.{}", format.extension());
+            let path = staged.path(&name);
+            write_waveform_picture(&path, scenario, result, format)?;
+            written.push(dir.join(name));
+            if scenario.course.is_some() {
+                let name = format!("timeline.{}", format.extension());
+                let path = staged.path(&name);
+                figures::write_course_timeline(&path, &scenario.title, result, format)?;
+                written.push(dir.join(name));
+            }
+        }
+
+        // summary.json last: its presence marks a complete run.
+        let summary_path = staged.path("summary.json");
+        write_summary(&summary_path, scenario, result)?;
+        written.push(dir.join("summary.json"));
+
+        self.staged.commit().map_err(io_err(&dir))?;
+        Ok(written)
+    }
+}
+
+/// The run's beats go to the writer as the engine makes them.
+impl BeatSink for RunWriter {
+    fn beat(&mut self, beat: &Beat) {
+        if let Some(t) = &mut self.timeseries {
+            t.beat(beat);
+        }
+    }
+}
+
+/// Writes every output of a finished run into `dir` (its beats must have kept their samples
+/// for the timeseries: `keep_all_samples`); the files appear together or not at all.
 /// Returns the paths written.
 pub fn write_run(
     dir: &Path,
     scenario: &Scenario,
     result: &RunResult,
 ) -> Result<Vec<PathBuf>, OutputError> {
-    let mut staged = StagedDir::new(dir).map_err(io_err(dir))?;
-    let mut written = Vec::new();
+    let mut w = RunWriter::begin(dir, scenario)?;
+    for b in &result.beats {
+        w.beat(b);
+    }
+    w.finish(scenario, result)
+}
 
-    let beats_path = staged.path("beats.csv");
-    write_beats(&beats_path, result)?;
-    written.push(dir.join("beats.csv"));
+/// Simulates `scenario` and writes its outputs into `dir`, the timeseries as the run goes.
+pub fn simulate_and_write(
+    dir: &Path,
+    scenario: &Scenario,
+) -> Result<(RunResult, Vec<PathBuf>), RunError> {
+    let mut w = RunWriter::begin(dir, scenario)?;
+    let result = scenario.simulate_into(&mut w)?;
+    let written = w.finish(scenario, &result)?;
+    Ok((result, written))
+}
 
-    let events_path = staged.path("events.csv");
-    write_events(&events_path, result)?;
-    written.push(dir.join("events.csv"));
+/// Why [`simulate_and_write`] failed.
+#[derive(Debug, Error)]
+pub enum RunError {
+    #[error("simulation failed: {0}")]
+    Simulation(#[from] crate::engine::SimError),
+    #[error(transparent)]
+    Output(#[from] OutputError),
+}
 
-    if let Some(stride) = scenario.timeseries_stride {
-        let ts_path = staged.path("timeseries.csv");
-        write_timeseries(&ts_path, result, stride)?;
-        written.push(dir.join("timeseries.csv"));
+/// timeseries.csv written beat by beat, each sample's pressures from the model its beat ran
+/// on. A beat's last sample is the next beat's first: it is written once, with the next beat
+/// (the run's very last one at the end).
+struct TimeseriesSink {
+    path: PathBuf,
+    w: csv::Writer<std::fs::File>,
+    stride: usize,
+    row: Vec<f64>,
+    /// The last sample of the last beat, if it falls on the stride: written by `finish`.
+    tail: Option<Vec<f64>>,
+    /// The first write error; the run goes on and `finish` reports it.
+    error: Option<OutputError>,
+}
+
+impl TimeseriesSink {
+    fn create(path: &Path, stride: usize) -> Result<Self, OutputError> {
+        let mut w = csv::Writer::from_path(path).map_err(csv_err(path))?;
+        let mut header = vec!["t_s"];
+        header.extend(Slot::ALL.iter().map(|s| s.name()));
+        header.extend_from_slice(&Hemodynamics::NAMES);
+        w.write_record(&header).map_err(csv_err(path))?;
+        Ok(TimeseriesSink {
+            path: path.to_path_buf(),
+            w,
+            stride,
+            row: Vec::with_capacity(header.len()),
+            tail: None,
+            error: None,
+        })
     }
 
-    let formats: &[ImageFormat] = match scenario.pv_loop {
-        PictureFormats::Png => &[ImageFormat::Png],
-        PictureFormats::Svg => &[ImageFormat::Svg],
-        PictureFormats::Both => &[ImageFormat::Png, ImageFormat::Svg],
-        PictureFormats::None => &[],
-    };
-    for &format in formats {
-        for &chamber in &scenario.pv_chambers {
-            let name = format!("{}.{}", chamber.file_stem(), format.extension());
-            let path = staged.path(&name);
-            write_pv_loop(&path, scenario, result, chamber, format)?;
-            written.push(dir.join(name));
-        }
-        let name = format!("waveforms.{}", format.extension());
-        let path = staged.path(&name);
-        write_waveform_picture(&path, scenario, result, format)?;
-        written.push(dir.join(name));
-        if scenario.course.is_some() {
-            let name = format!("timeline.{}", format.extension());
-            let path = staged.path(&name);
-            figures::write_course_timeline(&path, &scenario.title, result, format)?;
-            written.push(dir.join(name));
-        }
+    fn fill(row: &mut Vec<f64>, b: &Beat, t: f64, y: &crate::physiology::State) {
+        row.clear();
+        row.push(t);
+        row.extend(y.iter());
+        row.extend(b.model.hemodynamics(&b.clock, t, y).values());
     }
 
-    // summary.json last: its presence marks a complete run.
-    let summary_path = staged.path("summary.json");
-    write_summary(&summary_path, scenario, result)?;
-    written.push(dir.join("summary.json"));
+    fn finish(mut self) -> Result<(), OutputError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if let Some(tail) = self.tail.take() {
+            self.w.serialize(&tail).map_err(csv_err(&self.path))?;
+        }
+        self.w.flush().map_err(io_err(&self.path))
+    }
+}
 
-    staged.commit().map_err(io_err(dir))?;
-    Ok(written)
+impl BeatSink for TimeseriesSink {
+    fn beat(&mut self, b: &Beat) {
+        if self.error.is_some() || b.samples.is_empty() {
+            return;
+        }
+        let last = b.samples.len() - 1;
+        for (t, y) in b.samples[..last].iter().step_by(self.stride) {
+            Self::fill(&mut self.row, b, *t, y);
+            if let Err(e) = self.w.serialize(&self.row) {
+                self.error = Some(csv_err(&self.path)(e));
+                return;
+            }
+        }
+        self.tail = (last % self.stride == 0).then(|| {
+            let (t, y) = &b.samples[last];
+            let mut row = Vec::with_capacity(self.row.len());
+            Self::fill(&mut row, b, *t, y);
+            row
+        });
+    }
 }
 
 fn write_summary(path: &Path, scenario: &Scenario, r: &RunResult) -> Result<(), OutputError> {
@@ -435,35 +578,6 @@ fn write_events(path: &Path, r: &RunResult) -> Result<(), OutputError> {
             e.to_string(),
         ))
         .map_err(csv_err(path))?;
-    }
-    w.flush().map_err(io_err(path))
-}
-
-fn write_timeseries(path: &Path, r: &RunResult, stride: usize) -> Result<(), OutputError> {
-    let mut w = csv::Writer::from_path(path).map_err(csv_err(path))?;
-    let mut header = vec!["t_s"];
-    header.extend(Slot::ALL.iter().map(|s| s.name()));
-    header.extend_from_slice(&Hemodynamics::NAMES);
-    w.write_record(&header).map_err(csv_err(path))?;
-    let mut row: Vec<f64> = Vec::with_capacity(header.len());
-    for b in &r.beats {
-        let samples = &b.samples;
-        if samples.is_empty() {
-            continue;
-        }
-        // A beat's last sample is the next beat's first: write it once.
-        let end = if std::ptr::eq(b, r.beats.last().expect("a run has beats")) {
-            samples.len()
-        } else {
-            samples.len() - 1
-        };
-        for (t, y) in samples[..end].iter().step_by(stride) {
-            row.clear();
-            row.push(*t);
-            row.extend(y.iter());
-            row.extend(b.model.hemodynamics(&b.clock, *t, y).values());
-            w.serialize(&row).map_err(csv_err(path))?;
-        }
     }
     w.flush().map_err(io_err(path))
 }

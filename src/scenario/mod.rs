@@ -511,7 +511,9 @@ pub fn parse(
             steady_tolerance: *sim.steady_tolerance.get_ref(),
             report_beats: *sim.report_beats.get_ref() as usize,
             sample_interval: sample,
-            keep_all_samples: timeseries,
+            // The timeseries is written as the run goes (output::RunWriter): the run keeps
+            // only the report beats' samples.
+            keep_all_samples: false,
             fast_forward: sim.fast_forward,
         },
         solver: SolverSettings {

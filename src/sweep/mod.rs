@@ -198,11 +198,22 @@ fn run_case(
     out_dir: &Path,
     width: usize,
 ) -> Result<Row, SweepError> {
-    let mut sc = plan.scenario(case)?;
-    if !opts.keep_case_dirs {
-        sc.run.keep_all_samples = false;
-    }
-    let result = match catch_unwind(AssertUnwindSafe(|| sc.simulate())) {
+    let sc = plan.scenario(case)?;
+    let dir = out_dir.join(format!("case_{case:0width$}"));
+    let io = |e: &dyn std::fmt::Display| SweepError::Io {
+        path: dir.display().to_string(),
+        source: io::Error::other(e.to_string()),
+    };
+    // With case directories, the case's outputs are written as it runs (its timeseries).
+    let mut writer = match opts.keep_case_dirs {
+        true => Some(crate::output::RunWriter::begin(&dir, &sc).map_err(|e| io(&e))?),
+        false => None,
+    };
+    let simulate = || match writer.as_mut() {
+        Some(w) => sc.simulate_into(w),
+        None => sc.simulate(),
+    };
+    let result = match catch_unwind(AssertUnwindSafe(simulate)) {
         Ok(r) => r,
         Err(panic) => {
             let what = panic
@@ -220,12 +231,8 @@ fn run_case(
     };
     match result {
         Ok(r) => {
-            if opts.keep_case_dirs {
-                let dir = out_dir.join(format!("case_{case:0width$}"));
-                crate::output::write_run(&dir, &sc, &r).map_err(|e| SweepError::Io {
-                    path: dir.display().to_string(),
-                    source: io::Error::other(e.to_string()),
-                })?;
+            if let Some(w) = writer {
+                w.finish(&sc, &r).map_err(|e| io(&e))?;
             }
             Ok(row(plan, case, "ok", Some((r.steady.reached, &r.report))))
         }

@@ -46,8 +46,6 @@ pub struct Case {
 
 fn run(text: &str) -> Result<RunResult, String> {
     let sc = scenario::parse(text, None, &[]).map_err(|e| e.to_string())?;
-    let mut sc = sc;
-    sc.run.keep_all_samples = false;
     sc.simulate().map_err(|e| e.to_string())
 }
 
