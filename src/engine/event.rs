@@ -169,6 +169,18 @@ impl Event {
     }
 }
 
+/// A duration as people write it: the largest of d, h, min that divides it, else seconds
+/// ("4 h", not "14400 s").
+pub fn readable_duration(seconds: f64) -> String {
+    for (unit, size) in [("d", 86_400.0), ("h", 3600.0), ("min", 60.0)] {
+        let n = seconds / size;
+        if seconds >= size && n.fract() == 0.0 {
+            return format!("{n} {unit}");
+        }
+    }
+    format!("{seconds} s")
+}
+
 /// A list of `path = value` or `path -> value` pairs.
 fn pairs(list: &[(String, f64)], sep: &str) -> String {
     list.iter()
@@ -184,7 +196,8 @@ impl fmt::Display for Event {
         match &self.what {
             EventKind::Set { values } => write!(f, "{label}: set {}", pairs(values, "=")),
             EventKind::Ramp { targets, over_s } => {
-                write!(f, "{label}: ramp {} over {over_s} s", pairs(targets, "->"))
+                let over = readable_duration(*over_s);
+                write!(f, "{label}: ramp {} over {over}", pairs(targets, "->"))
             }
             EventKind::PLevel { device, from, to } => write!(f, "{device} P{from} -> P{to}"),
             EventKind::PLevelSkipped { device } => write!(
@@ -200,7 +213,8 @@ impl fmt::Display for Event {
                 write!(f, "{label}: switch {} -> {to} at P{p_level}", from.join(""))
             }
             EventKind::Fluid { volume_ml, over_s } => {
-                write!(f, "{label}: fluid {volume_ml} mL over {over_s} s")
+                let over = readable_duration(*over_s);
+                write!(f, "{label}: fluid {volume_ml} mL over {over}")
             }
             EventKind::InfusionRate { from_ml_s, to_ml_s } => {
                 write!(f, "infusion rate {from_ml_s:.3} -> {to_ml_s:.3} mL/s")
@@ -239,6 +253,32 @@ impl fmt::Display for Event {
                 }
             },
             EventKind::Alarm { alarm, .. } => write!(f, "{}", alarm.key()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_in_the_largest_whole_unit() {
+        assert_eq!(readable_duration(14_400.0), "4 h");
+        assert_eq!(readable_duration(172_800.0), "2 d");
+        assert_eq!(readable_duration(5400.0), "90 min");
+        assert_eq!(readable_duration(45.0), "45 s");
+        assert_eq!(readable_duration(0.5), "0.5 s");
+        assert_eq!(readable_duration(90.5), "90.5 s");
+    }
+
+    #[test]
+    fn alarm_keys_are_their_serialised_names() {
+        for a in [
+            Alarm::Suction,
+            Alarm::PlacementSignalVentricular,
+            Alarm::MotorCurrentDamped,
+        ] {
+            assert_eq!(serde_json::to_value(a).unwrap(), a.key());
         }
     }
 }
