@@ -20,15 +20,94 @@ const MMHG_L_MIN_TO_W: f64 = 133.322e-3 / 60.0;
 /// Forward aortic flow above which the valve counts as open, mL/s.
 const AV_OPEN_THRESHOLD_ML_S: f64 = 1.0;
 
+/// Which part of a report a metric belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricGroup {
+    PressuresAndRate,
+    FlowAndPower,
+    LeftVentricle,
+    RightVentricle,
+    Pumps,
+    Volume,
+}
+
+impl MetricGroup {
+    /// In report order.
+    pub const ALL: [MetricGroup; 6] = [
+        MetricGroup::PressuresAndRate,
+        MetricGroup::FlowAndPower,
+        MetricGroup::LeftVentricle,
+        MetricGroup::RightVentricle,
+        MetricGroup::Pumps,
+        MetricGroup::Volume,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            MetricGroup::PressuresAndRate => "Pressures and rate",
+            MetricGroup::FlowAndPower => "Flow and power",
+            MetricGroup::LeftVentricle => "Left ventricle",
+            MetricGroup::RightVentricle => "Right ventricle",
+            MetricGroup::Pumps => "Pumps",
+            MetricGroup::Volume => "Volume",
+        }
+    }
+}
+
+/// What a beat metric is: the one source of its key (the output column), unit, labels, report
+/// group and definition, read by beats.csv, summary.json, the report, sweep charts, triggers
+/// and weaning criteria; docs/outputs.md's table is checked against it (tests/docs.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricInfo {
+    /// Column name: snake_case with the unit as suffix.
+    pub key: &'static str,
+    /// Unit as shown to people ("–" for none).
+    pub unit: &'static str,
+    pub group: MetricGroup,
+    /// A name that stands alone ("LV end-diastolic pressure").
+    pub label: &'static str,
+    /// A short name for headlines and legends ("LVEDP").
+    pub short: &'static str,
+    /// How it is computed (docs/outputs.md).
+    pub definition: &'static str,
+}
+
+impl MetricInfo {
+    /// The metric `key`, if there is one.
+    pub fn of(key: &str) -> Option<&'static MetricInfo> {
+        BeatMetrics::INFO.iter().find(|m| m.key == key)
+    }
+
+    /// "LVEDP (mmHg)": an axis title.
+    pub fn axis_title(&self) -> String {
+        match self.unit {
+            "–" => self.short.to_string(),
+            unit => format!("{} ({unit})", self.short),
+        }
+    }
+}
+
 macro_rules! metrics {
-    ($( $(#[doc = $doc:literal])+ $name:ident, )*) => {
-        /// Metrics of one beat. Field names are the output column names (snake_case + unit).
+    ($( $name:ident, $unit:literal, $group:ident, $label:literal, $short:literal,
+        $definition:literal; )*) => {
+        /// Metrics of one beat. Field names are the output column names (snake_case + unit);
+        /// each field's unit, labels and definition are in [`BeatMetrics::INFO`].
         #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-        pub struct BeatMetrics { $( $(#[doc = $doc])+ pub $name: f64, )* }
+        pub struct BeatMetrics { $( #[doc = $definition] pub $name: f64, )* }
 
         impl BeatMetrics {
             /// Column names, in output order.
             pub const NAMES: &'static [&'static str] = &[$(stringify!($name)),*];
+
+            /// What each metric is, in the order of [`BeatMetrics::NAMES`].
+            pub const INFO: &'static [MetricInfo] = &[$(MetricInfo {
+                key: stringify!($name),
+                unit: $unit,
+                group: MetricGroup::$group,
+                label: $label,
+                short: $short,
+                definition: $definition,
+            }),*];
 
             /// Values in the order of [`BeatMetrics::NAMES`].
             pub fn values(&self) -> Vec<f64> { vec![$(self.$name),*] }
@@ -43,93 +122,92 @@ macro_rules! metrics {
 }
 
 metrics! {
-    /// Heart rate, beats/min.
-    hr_bpm,
-    /// Systolic aortic pressure (maximum over the beat), mmHg.
-    sbp_mmhg,
-    /// Diastolic aortic pressure (minimum over the beat), mmHg.
-    dbp_mmhg,
-    /// Mean aortic pressure (time mean over the beat), mmHg.
-    map_mmhg,
-    /// Native cardiac output: net aortic-valve flow, L/min.
-    native_flow_l_min,
-    /// Mean flow of the left-sided pump (0 without one), L/min.
-    pump_flow_l_min,
-    /// Highest pump flow in the beat, L/min.
-    pump_flow_max_l_min,
-    /// Lowest pump flow in the beat (negative = back-flow into the LV), L/min.
-    pump_flow_min_l_min,
-    /// Total systemic flow into the aorta: native + left-sided pump (when it ejects into the
-    /// aorta from the LV), L/min.
-    total_flow_l_min,
-    /// Cardiac output, the total systemic flow (same as total_flow_l_min), L/min.
-    co_l_min,
-    /// Cardiac index: co_l_min / BSA, L/min/m².
-    ci_l_min_m2,
-    /// Rotor speed of the left-sided pump, rpm.
-    pump_speed_rpm,
-    /// Mean hydraulic rotor torque of the left-sided pump (motor-current proxy), mN·m.
-    pump_torque_mnm,
-    /// Beat's max − min of that torque: the pulsatility of the motor current proxy, mN·m.
-    pump_torque_pulsatility_mnm,
-    /// Highest placement-signal pressure (at the left pump's outlet), mmHg.
-    placement_max_mmhg,
-    /// Lowest placement-signal pressure, mmHg.
-    placement_min_mmhg,
-    /// Mean flow of the right-sided pump (0 without one), L/min.
-    rp_flow_l_min,
-    /// Rotor speed of the right-sided pump, rpm.
-    rp_speed_rpm,
-    /// Fraction of the beat with a pump inlet obstructed (suction), either pump.
-    suction_fraction,
-    /// LV stroke volume EDV − ESV (all outflow routes), mL.
-    sv_ml,
-    /// Net forward aortic-valve volume in the beat, mL.
-    native_sv_ml,
-    /// LV ejection fraction (EDV − ESV)/EDV, %.
-    lvef_pct,
-    /// LV end-diastolic volume (maximum LV volume before end-systole), mL.
-    lvedv_ml,
-    /// LV end-systolic volume (at peak ventricular elastance), mL.
-    lvesv_ml,
-    /// LV end-diastolic pressure, mmHg.
-    lvedp_mmhg,
-    /// LV end-systolic pressure, mmHg.
-    lvesp_mmhg,
-    /// Peak LV pressure, mmHg.
-    lvsp_mmhg,
-    /// RV end-diastolic volume, mL.
-    rvedv_ml,
-    /// RV end-systolic volume, mL.
-    rvesv_ml,
-    /// RV ejection fraction, %.
-    rvef_pct,
-    /// Pulmonary capillary wedge pressure: mean LA pressure, mmHg.
-    pcwp_mmhg,
-    /// Central venous pressure: mean RA pressure, mmHg.
-    cvp_mmhg,
-    /// Pulmonary artery systolic pressure, mmHg.
-    pasp_mmhg,
-    /// Pulmonary artery diastolic pressure, mmHg.
-    padp_mmhg,
-    /// Mean pulmonary artery pressure, mmHg.
-    mpap_mmhg,
-    /// Cardiac power output MAP · CO / 451, W.
-    cpo_w,
-    /// Pulmonary artery pulsatility index (PASP − PADP)/CVP.
-    papi,
-    /// LV stroke work: PV-loop area, mmHg·mL.
-    stroke_work_mmhg_ml,
-    /// LV pressure–volume area (Suga): stroke work + potential energy, mmHg·mL.
-    pva_mmhg_ml,
-    /// Fraction of the beat with forward aortic-valve flow (0 = valve stayed shut).
-    av_open_fraction,
-    /// Mitral regurgitant volume in the beat, mL.
-    mr_volume_ml,
-    /// Mitral regurgitant fraction: regurgitant volume / LV stroke volume.
-    mr_fraction,
-    /// Total blood volume at the beat's start, mL.
-    blood_volume_ml,
+    hr_bpm, "beats/min", PressuresAndRate, "Heart rate", "HR",
+        "heart rate, 60 / beat period";
+    sbp_mmhg, "mmHg", PressuresAndRate, "Systolic pressure", "SBP",
+        "systolic pressure: maximum of proximal aortic pressure P_ao";
+    dbp_mmhg, "mmHg", PressuresAndRate, "Diastolic pressure", "DBP",
+        "diastolic pressure: minimum of P_ao";
+    map_mmhg, "mmHg", PressuresAndRate, "Mean arterial pressure", "MAP",
+        "mean arterial pressure: time mean of P_ao";
+    native_flow_l_min, "L/min", FlowAndPower, "Native (aortic-valve) flow", "Native (aortic-valve) flow",
+        "native cardiac output: net aortic-valve flow (forward minus regurgitant)";
+    pump_flow_l_min, "L/min", FlowAndPower, "Left pump flow", "Pump flow",
+        "mean cannula flow of the left-sided pump (0 without one; negative = net back-flow into the LV, e.g. at P0)";
+    pump_flow_max_l_min, "L/min", FlowAndPower, "Left pump flow, maximum", "Left pump flow, maximum",
+        "highest left-pump flow in the beat (the console's flow waveform peak)";
+    pump_flow_min_l_min, "L/min", FlowAndPower, "Left pump flow, minimum", "Left pump flow, minimum",
+        "lowest left-pump flow in the beat";
+    total_flow_l_min, "L/min", FlowAndPower, "Total systemic flow", "Total flow",
+        "total systemic flow into the aorta: `native_flow_l_min` + `pump_flow_l_min` (a malpositioned pump recirculates and adds nothing)";
+    co_l_min, "L/min", FlowAndPower, "Cardiac output", "CO",
+        "cardiac output, the total systemic flow (equal to `total_flow_l_min`; kept under its clinical name)";
+    ci_l_min_m2, "L/min/m²", FlowAndPower, "Cardiac index", "CI",
+        "cardiac index: `co_l_min` / BSA";
+    pump_speed_rpm, "rpm", Pumps, "Left pump speed", "Left pump speed",
+        "rotor speed of the left-sided pump (0 without one)";
+    pump_torque_mnm, "mN·m", Pumps, "Left pump torque (motor-current proxy)", "Left pump torque (motor-current proxy)",
+        "mean hydraulic rotor torque H·Q/ω of the left pump: the motor-current proxy (motor current ∝ torque; no published current law, see docs/devices.md)";
+    pump_torque_pulsatility_mnm, "mN·m", Pumps, "Torque pulsatility", "Torque pulsatility",
+        "max − min of that torque in the beat: a pulsatile motor current marks a correctly placed pump";
+    placement_max_mmhg, "mmHg", Pumps, "Placement signal, maximum", "Placement signal, maximum",
+        "highest placement-signal pressure (pressure at the left pump's outlet: aortic when placed correctly)";
+    placement_min_mmhg, "mmHg", Pumps, "Placement signal, minimum", "Placement signal, minimum",
+        "lowest placement-signal pressure";
+    rp_flow_l_min, "L/min", FlowAndPower, "Right pump flow", "RP flow",
+        "mean cannula flow of the right-sided pump (RA → PA)";
+    rp_speed_rpm, "rpm", Pumps, "Right pump speed", "Right pump speed",
+        "rotor speed of the right-sided pump";
+    suction_fraction, "–", Pumps, "Beat fraction with suction", "Suction",
+        "fraction of the beat with a pump inlet obstructed (suction), either pump";
+    sv_ml, "mL", LeftVentricle, "LV stroke volume", "SV",
+        "LV stroke volume EDV − ESV (all outflow routes, including regurgitation)";
+    native_sv_ml, "mL", LeftVentricle, "Net aortic-valve volume", "Net aortic-valve volume",
+        "net aortic-valve volume in the beat";
+    lvef_pct, "%", LeftVentricle, "LV ejection fraction", "LVEF",
+        "LV ejection fraction 100·(EDV − ESV)/EDV";
+    lvedv_ml, "mL", LeftVentricle, "LV end-diastolic volume", "LVEDV",
+        "LV end-diastolic volume";
+    lvesv_ml, "mL", LeftVentricle, "LV end-systolic volume", "LVESV",
+        "LV end-systolic volume";
+    lvedp_mmhg, "mmHg", LeftVentricle, "LV end-diastolic pressure", "LVEDP",
+        "LV pressure at ED";
+    lvesp_mmhg, "mmHg", LeftVentricle, "LV end-systolic pressure", "LV end-systolic pressure",
+        "LV pressure at ES";
+    lvsp_mmhg, "mmHg", LeftVentricle, "LV peak pressure", "LV peak pressure",
+        "peak LV pressure";
+    rvedv_ml, "mL", RightVentricle, "RV end-diastolic volume", "RVEDV",
+        "RV end-diastolic volume (maximum RV volume before ES)";
+    rvesv_ml, "mL", RightVentricle, "RV end-systolic volume", "RVESV",
+        "RV volume at ES";
+    rvef_pct, "%", RightVentricle, "RV ejection fraction", "RVEF",
+        "RV ejection fraction";
+    pcwp_mmhg, "mmHg", PressuresAndRate, "Wedge pressure (mean LA)", "PCWP",
+        "pulmonary capillary wedge pressure, taken as mean LA pressure";
+    cvp_mmhg, "mmHg", PressuresAndRate, "Central venous pressure", "CVP",
+        "central venous pressure, taken as mean RA pressure";
+    pasp_mmhg, "mmHg", PressuresAndRate, "PA systolic pressure", "PASP",
+        "pulmonary artery systolic pressure (maximum of P_pa)";
+    padp_mmhg, "mmHg", PressuresAndRate, "PA diastolic pressure", "PADP",
+        "pulmonary artery diastolic pressure (minimum of P_pa)";
+    mpap_mmhg, "mmHg", PressuresAndRate, "Mean PA pressure", "mPAP",
+        "mean pulmonary artery pressure";
+    cpo_w, "W", FlowAndPower, "Cardiac power output", "Cardiac power",
+        "cardiac power output MAP·CO·(133.322 Pa/mmHg)/(60 000 mL·s/L·min) = MAP·CO/450 (Fincke 2004)";
+    papi, "–", RightVentricle, "PA pulsatility index (PAPi)", "PAPi",
+        "pulmonary artery pulsatility index (PASP − PADP)/CVP";
+    stroke_work_mmhg_ml, "mmHg·mL", LeftVentricle, "LV stroke work", "LV stroke work",
+        "LV stroke work: area of the PV loop, −∮P dV (1 mmHg·mL = 1.333·10⁻⁴ J)";
+    pva_mmhg_ml, "mmHg·mL", LeftVentricle, "LV pressure–volume area", "PVA",
+        "pressure–volume area (Suga 1990): stroke work + potential energy PE, PE = ½·P_es·(V_es − V_0) − ∫_{V0}^{Ves} P_ed dV (relaxation limb taken as vertical)";
+    av_open_fraction, "–", LeftVentricle, "Aortic valve open", "Aortic valve open",
+        "fraction of the beat with forward aortic-valve flow above 1 mL/s (0 = the valve stayed shut)";
+    mr_volume_ml, "mL", LeftVentricle, "Mitral regurgitant volume", "MR volume",
+        "mitral regurgitant volume in the beat";
+    mr_fraction, "–", LeftVentricle, "Mitral regurgitant fraction", "Mitral regurgitant fraction",
+        "mitral regurgitant volume / LV stroke volume";
+    blood_volume_ml, "mL", Volume, "Total blood volume", "Total blood volume",
+        "total blood volume (sum of all compartment volumes) at the beat's start; changes only with fluids or bleeding";
 }
 
 /// The signals the metrics are made of, each taken from the pressures and flows of one

@@ -32,15 +32,6 @@ impl Alarm {
     }
 }
 
-/// An alarm's onset.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ConsoleEvent {
-    pub t_s: f64,
-    /// Catalogue id of the device.
-    pub device: String,
-    pub alarm: Alarm,
-}
-
 /// Placement signal counts as ventricular when its minimum is below this fraction of its
 /// maximum (aortic pressure keeps a diastolic level; ventricular pressure falls near zero).
 const VENTRICULAR_MIN_TO_MAX: f64 = 0.4;

@@ -4,6 +4,6 @@ pub mod beat;
 pub mod console;
 pub mod steady;
 
-pub use beat::{beat_metrics, ActivationMemo, BeatMetrics};
-pub use console::{Alarm, ConsoleEvent};
+pub use beat::{beat_metrics, ActivationMemo, BeatMetrics, MetricGroup, MetricInfo};
+pub use console::Alarm;
 pub use steady::beat_to_beat_change;

@@ -16,7 +16,7 @@ use super::plot::{
 };
 use super::report::{self, Json, ReportError};
 use crate::analysis::console::Alarm;
-use crate::analysis::BeatMetrics;
+use crate::analysis::{BeatMetrics, MetricInfo};
 use crate::engine::protocol::Criterion;
 use crate::engine::{Event, EventKind, RunResult};
 
@@ -255,21 +255,9 @@ pub fn p_level_series(result: &RunResult, end_s: f64) -> Vec<(String, Vec<(f64, 
 }
 
 /// A metric key as a clinician reads it: "pcwp_mmhg" → ("PCWP", "mmHg").
-fn metric_words(key: &str) -> (String, &'static str) {
+fn metric_words(key: &str) -> (&'static str, &'static str) {
     let unit = report::unit_of(key);
-    let name = KEY_METRICS
-        .iter()
-        .chain(OTHER_METRICS.iter())
-        .find(|(k, _, _)| *k == key)
-        .map(|(_, n, _)| n.to_string())
-        .unwrap_or_else(|| {
-            let base = key
-                .trim_end_matches("_mmhg")
-                .trim_end_matches("_l_min")
-                .trim_end_matches("_w");
-            base.replace('_', " ")
-        });
-    (name, unit)
+    (MetricInfo::of(key).map_or("?", |m| m.short), unit)
 }
 
 /// A course event as a marker label: P-level changes "P8→P6", failed

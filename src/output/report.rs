@@ -14,6 +14,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use thiserror::Error;
 
 use super::plot::{self, EventMarker, Panel, PlotError, PvLoop, PvPlot, Series, StackedPlot};
+use crate::analysis::{BeatMetrics, MetricGroup, MetricInfo};
 
 /// Why a report could not be written. Messages name the file concerned.
 #[derive(Debug, Error)]
@@ -750,7 +751,11 @@ fn significant(v: f64, digits: i32) -> String {
 
 /// The unit a key's suffix names (docs/outputs.md), or "" if none.
 pub fn unit_of(key: &str) -> &'static str {
-    unit_suffix(key).map_or("", |(_, unit)| unit)
+    match MetricInfo::of(key) {
+        Some(m) if m.unit == "–" => "",
+        Some(m) => m.unit,
+        None => unit_suffix(key).map_or("", |(_, unit)| unit),
+    }
 }
 
 /// The unit suffix of `key` and the unit it names.
@@ -782,88 +787,16 @@ fn unit_suffix(key: &str) -> Option<(&'static str, &'static str)> {
         .copied()
 }
 
-/// Known metrics: (key, name), in groups.
-const METRIC_GROUPS: [(&str, &[(&str, &str)]); 6] = [
-    (
-        "Pressures and rate",
-        &[
-            ("hr_bpm", "Heart rate"),
-            ("sbp_mmhg", "Systolic pressure"),
-            ("dbp_mmhg", "Diastolic pressure"),
-            ("map_mmhg", "Mean arterial pressure"),
-            ("cvp_mmhg", "Central venous pressure"),
-            ("pcwp_mmhg", "Wedge pressure (mean LA)"),
-            ("pasp_mmhg", "PA systolic pressure"),
-            ("padp_mmhg", "PA diastolic pressure"),
-            ("mpap_mmhg", "Mean PA pressure"),
-        ],
-    ),
-    (
-        "Flow and power",
-        &[
-            ("total_flow_l_min", "Total systemic flow"),
-            ("co_l_min", "Cardiac output"),
-            ("ci_l_min_m2", "Cardiac index"),
-            ("native_flow_l_min", "Native (aortic-valve) flow"),
-            ("pump_flow_l_min", "Left pump flow"),
-            ("pump_flow_max_l_min", "Left pump flow, maximum"),
-            ("pump_flow_min_l_min", "Left pump flow, minimum"),
-            ("rp_flow_l_min", "Right pump flow"),
-            ("cpo_w", "Cardiac power output"),
-        ],
-    ),
-    (
-        "Left ventricle",
-        &[
-            ("lvedv_ml", "End-diastolic volume"),
-            ("lvesv_ml", "End-systolic volume"),
-            ("sv_ml", "Stroke volume"),
-            ("native_sv_ml", "Net aortic-valve volume"),
-            ("lvef_pct", "Ejection fraction"),
-            ("lvedp_mmhg", "End-diastolic pressure"),
-            ("lvesp_mmhg", "End-systolic pressure"),
-            ("lvsp_mmhg", "Peak pressure"),
-            ("stroke_work_mmhg_ml", "Stroke work"),
-            ("pva_mmhg_ml", "Pressure–volume area"),
-            ("av_open_fraction", "Aortic valve open"),
-            ("mr_volume_ml", "Mitral regurgitant volume"),
-            ("mr_fraction", "Mitral regurgitant fraction"),
-        ],
-    ),
-    (
-        "Right ventricle",
-        &[
-            ("rvedv_ml", "End-diastolic volume"),
-            ("rvesv_ml", "End-systolic volume"),
-            ("rvef_pct", "Ejection fraction"),
-            ("papi", "PA pulsatility index (PAPi)"),
-        ],
-    ),
-    (
-        "Pumps",
-        &[
-            ("pump_speed_rpm", "Left pump speed"),
-            ("pump_torque_mnm", "Left pump torque (motor-current proxy)"),
-            ("pump_torque_pulsatility_mnm", "Torque pulsatility"),
-            ("placement_max_mmhg", "Placement signal, maximum"),
-            ("placement_min_mmhg", "Placement signal, minimum"),
-            ("rp_speed_rpm", "Right pump speed"),
-            ("suction_fraction", "Beat fraction with suction"),
-        ],
-    ),
-    ("Volume", &[("blood_volume_ml", "Total blood volume")]),
-];
-
-/// Headline numbers: (key, short name).
-const HEADLINE: [(&str, &str); 8] = [
-    ("map_mmhg", "MAP"),
-    ("total_flow_l_min", "Total flow"),
-    ("ci_l_min_m2", "Cardiac index"),
-    ("cpo_w", "Cardiac power"),
-    ("lvedp_mmhg", "LVEDP"),
-    ("pcwp_mmhg", "PCWP"),
-    ("cvp_mmhg", "CVP"),
-    ("pump_flow_l_min", "Pump flow"),
+/// Headline numbers, by metric key.
+const HEADLINE: [&str; 8] = [
+    "map_mmhg",
+    "total_flow_l_min",
+    "ci_l_min_m2",
+    "cpo_w",
+    "lvedp_mmhg",
+    "pcwp_mmhg",
+    "cvp_mmhg",
+    "pump_flow_l_min",
 ];
 
 const STYLE: &str = r#"
@@ -946,8 +879,9 @@ pub fn render_report(run: &RunData) -> Result<String, ReportError> {
 
     // Headline numbers.
     let _ = writeln!(w, "<section class=\"cards\">");
-    for (key, name) in HEADLINE {
+    for key in HEADLINE {
         let Some(v) = metric(key) else { continue };
+        let name = MetricInfo::of(key).map_or(key, |m| m.short);
         if key == "pump_flow_l_min" && v == 0.0 {
             continue;
         }
@@ -1033,11 +967,13 @@ pub fn render_report(run: &RunData) -> Result<String, ReportError> {
         "<h2>Steady-state metrics</h2>\n<p class=\"sub\">summary.json <code>metrics</code>; definitions in docs/outputs.md.</p>\n<div class=\"groups\">"
     );
     let mut shown: Vec<&str> = Vec::new();
-    for (group, keys) in METRIC_GROUPS {
-        let rows: Vec<_> = keys
+    for group in MetricGroup::ALL {
+        let rows: Vec<_> = BeatMetrics::INFO
             .iter()
-            .filter_map(|&(k, name)| metrics.get(k).map(|v| (k, name, v)))
+            .filter(|m| m.group == group)
+            .filter_map(|m| metrics.get(m.key).map(|v| (m.key, m.label, v)))
             .collect();
+        let group = group.title();
         if rows.is_empty() {
             continue;
         }
