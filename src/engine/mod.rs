@@ -19,7 +19,6 @@ pub mod kernel;
 pub mod process;
 pub mod protocol;
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use thiserror::Error;
@@ -121,6 +120,11 @@ pub struct Beat {
 /// Receives each beat as the engine finishes it (outputs, recorders, live views).
 pub trait BeatSink {
     fn beat(&mut self, beat: &Beat);
+
+    /// The beat, handed over: a sink that keeps beats takes it without copying its samples.
+    fn take(&mut self, beat: Beat) {
+        self.beat(&beat);
+    }
 }
 
 impl<F: FnMut(&Beat)> BeatSink for F {
@@ -136,14 +140,18 @@ impl BeatSink for Discard {
     fn beat(&mut self, _beat: &Beat) {}
 }
 
-/// Several sinks fed in turn.
-pub struct Tee<'a>(pub Vec<&'a mut dyn BeatSink>);
+/// Two sinks fed in turn; the second is handed the beat.
+pub struct Tee<'a>(pub &'a mut dyn BeatSink, pub &'a mut dyn BeatSink);
 
 impl BeatSink for Tee<'_> {
     fn beat(&mut self, beat: &Beat) {
-        for s in &mut self.0 {
-            s.beat(beat);
-        }
+        self.0.beat(beat);
+        self.1.beat(beat);
+    }
+
+    fn take(&mut self, beat: Beat) {
+        self.0.beat(&beat);
+        self.1.take(beat);
     }
 }
 
@@ -168,7 +176,11 @@ impl Recorder {
 
 impl BeatSink for Recorder {
     fn beat(&mut self, beat: &Beat) {
-        self.beats.push(beat.clone());
+        self.take(beat.clone());
+    }
+
+    fn take(&mut self, beat: Beat) {
+        self.beats.push(beat);
         if !self.keep_all_samples {
             // Only the report window can still be needed.
             if let Some(old) = self.beats.len().checked_sub(self.report_beats + 1) {
@@ -647,7 +659,8 @@ pub struct Engine<I: Integrator = Solver> {
     model: Arc<Circulation>,
     memo: ActivationMemo,
     alarms: AlarmTracker,
-    recent: VecDeque<BeatMetrics>,
+    /// Metrics of the last [`RECENT_BEATS`] beats, newest first.
+    recent: Vec<BeatMetrics>,
     net_fluid_ml: f64,
     steady: Option<SteadyState>,
     last: Option<BeatMetrics>,
@@ -681,7 +694,7 @@ impl<I: Integrator> Engine<I> {
             model: Arc::new(model),
             memo: ActivationMemo::default(),
             alarms: AlarmTracker::default(),
-            recent: VecDeque::with_capacity(RECENT_BEATS),
+            recent: Vec::with_capacity(RECENT_BEATS + 1),
             net_fluid_ml: 0.0,
             steady: None,
             last: None,
@@ -712,13 +725,14 @@ impl<I: Integrator> Engine<I> {
         let mut n = 0;
         loop {
             let beat = self.advance_beat()?;
-            sink.beat(&beat);
+            let change = beat.change;
+            sink.take(beat);
             n += 1;
-            if beat.change < self.settings.steady_tolerance || n >= self.settings.max_beats {
+            if change < self.settings.steady_tolerance || n >= self.settings.max_beats {
                 let steady = SteadyState {
-                    reached: beat.change < self.settings.steady_tolerance,
+                    reached: change < self.settings.steady_tolerance,
                     beats: n,
-                    last_change: beat.change,
+                    last_change: change,
                 };
                 self.alarms = AlarmTracker::default();
                 self.controls.events.retain(|e| e.alarm().is_none());
@@ -748,14 +762,14 @@ impl<I: Integrator> Engine<I> {
             Advance::Beats(n) => {
                 for _ in 0..n {
                     let b = self.advance_beat()?;
-                    sink.beat(&b);
+                    sink.take(b);
                 }
             }
             Advance::Seconds(s) => {
                 let end = self.t + s;
                 while self.t < end - EPS_S {
                     let b = self.advance_beat()?;
-                    sink.beat(&b);
+                    sink.take(b);
                 }
             }
         }
@@ -776,8 +790,7 @@ impl<I: Integrator> Engine<I> {
     /// beat is split at each such time; the beat keeps the heart period it started with).
     pub fn advance_beat_with(&mut self, schedule: &mut dyn Schedule) -> Result<Beat, SimError> {
         let t = self.t;
-        let recent: Vec<BeatMetrics> = self.recent.iter().copied().collect();
-        schedule.apply_due(t, &mut self.controls, &recent);
+        schedule.apply_due(t, &mut self.controls, &self.recent);
         self.controls.end_due(t);
         self.controls.settle(t);
         if self.controls.dirty || !self.controls.quiet(t) {
@@ -824,7 +837,7 @@ impl<I: Integrator> Engine<I> {
                 break;
             }
             // An action inside the beat: apply it now and go on with the same beat clock.
-            schedule.apply_due(seg_end, &mut self.controls, &recent);
+            schedule.apply_due(seg_end, &mut self.controls, &self.recent);
             self.controls.end_due(seg_end);
             self.model = Arc::new(self.controls.model(seg_end, Some(hr), &self.model)?);
             self.controls.dirty = false;
@@ -839,19 +852,21 @@ impl<I: Integrator> Engine<I> {
         let change = beat_to_beat_change(&self.y, &y);
         self.y = y;
         self.t = t_end;
-        if self.recent.len() == RECENT_BEATS {
-            self.recent.pop_back();
-        }
-        self.recent.push_front(metrics);
+        self.recent.insert(0, metrics);
+        self.recent.truncate(RECENT_BEATS);
         self.last = Some(metrics);
-        Ok(Beat {
+        let beat = Beat {
             clock,
             metrics,
             samples,
             fast_forwarded: 0,
             model: Arc::clone(&self.model),
             change,
-        })
+        };
+        for p in &mut self.controls.processes {
+            p.observe(&beat);
+        }
+        Ok(beat)
     }
 
     /// Skips `beats` whole beats of the last one's period: at periodic steady state with
@@ -967,7 +982,7 @@ pub fn run_plain<I: Integrator>(
         for _ in 0..s.max_beats {
             let b = engine.advance_beat()?;
             last = b.change;
-            sink.beat(&b);
+            sink.take(b);
         }
         Ok(SteadyState {
             reached: last < s.steady_tolerance,
@@ -991,11 +1006,11 @@ pub fn run_spec_with<I: Integrator>(
     let mut recorder = Recorder::new(&settings);
     match course {
         None => {
-            let steady = run_plain(&mut engine, &mut Tee(vec![&mut recorder, sink]))?;
+            let steady = run_plain(&mut engine, &mut Tee(sink, &mut recorder))?;
             Ok(engine.result(recorder.beats, steady, None))
         }
         Some(plan) => {
-            let mut tee = Tee(vec![&mut recorder, sink]);
+            let mut tee = Tee(sink, &mut recorder);
             let weaning = protocol::run_course(&mut engine, plan, seed, &mut tee)?;
             let steady = engine.steady().expect("a course stabilises first");
             Ok(engine.result(recorder.beats, steady, weaning))

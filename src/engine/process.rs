@@ -9,6 +9,7 @@
 
 use std::fmt::Debug;
 
+use super::Beat;
 use crate::physiology::drugs::Drug;
 use crate::physiology::Parameters;
 
@@ -34,6 +35,10 @@ pub trait Process: Debug + Send + Sync {
     fn infusion_ml_s(&self) -> f64 {
         0.0
     }
+
+    /// Takes in the beat just integrated (a reflex reads its pressures, a slow process its
+    /// flows); a process whose output changes with it is not [`Process::quiet`].
+    fn observe(&mut self, _beat: &Beat) {}
 
     /// Whether the parameters it gives no longer change after `t_s` (the model is then
     /// periodic as far as this process goes and beats may be skipped).

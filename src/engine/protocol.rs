@@ -470,7 +470,7 @@ pub fn run_course<I: Integrator>(
                 beat.fast_forwarded = skip as usize;
             }
         }
-        sink.beat(&beat);
+        sink.take(beat);
     }
     Ok(course
         .weaning
