@@ -601,10 +601,15 @@ impl SweepPlan {
         for o in overrides {
             if let Some((p, _)) = o.split_once('=') {
                 let p = p.trim();
-                footprints.push((
-                    format!("--set {o}"),
-                    Target::Parameter(p.to_string()).footprint(),
-                ));
+                // --set also takes scenario keys (patient.preset, device, devices.0.p_level).
+                let target = if p == "device" {
+                    Target::Device
+                } else if spec(p).is_ok() {
+                    Target::Parameter(p.to_string())
+                } else {
+                    Target::Path(p.split('.').map(String::from).collect())
+                };
+                footprints.push((format!("--set {o}"), target.footprint()));
             }
         }
         for (i, (a, fa)) in footprints.iter().enumerate() {
@@ -1049,6 +1054,25 @@ mod tests {
         assert_eq!(plan.coordinates(0), (vec![0, 0], 0));
         assert_eq!(plan.coordinates(1), (vec![0, 1], 0));
         assert_eq!(plan.coordinates(5), (vec![2, 1], 0));
+    }
+
+    #[test]
+    fn a_set_of_a_swept_scenario_key_is_refused() {
+        let text = "[[devices]]\nmodel = \"cp\"\np_level = 8\n[sweep]\n\
+                    \"patient.preset\" = [\"scai_b_lv\", \"scai_c_lv\"]\n\
+                    \"devices.0.p_level\" = [2, 4]\n";
+        for set in [
+            "patient.preset=scai_d_lv",
+            "devices.0.p_level=6",
+            "device=cp@6",
+        ] {
+            let e = SweepPlan::parse(text, Path::new("t.toml"), &[set.to_string()])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("change the same scenario key"), "{set}: {e}");
+        }
+        let plan = SweepPlan::parse(text, Path::new("t.toml"), &["lv.ees=0.7".into()]).unwrap();
+        assert_eq!(plan.len(), 4);
     }
 }
 
