@@ -608,3 +608,38 @@ fn scenario_mistakes_get_human_messages_with_positions() {
     // A long digit string stays short.
     assert!(e.len() < 200, "{e}");
 }
+
+#[test]
+fn overlay_takes_curve_labels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let short = "[simulation]\nmax_beats = 20\n[output]\npv_loop = \"none\"\n";
+    let (a, b) = (tmp.path().join("a/run"), tmp.path().join("b/run"));
+    for (dir, extra) in [(&a, ""), (&b, "[[devices]]\nmodel = \"cp\"\np_level = 8\n")] {
+        std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+        let o = run_scenario(&format!("{short}{extra}"), dir, &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let svg = tmp.path().join("loops.svg");
+    let overlay = |extra: &[&str]| {
+        bin()
+            .arg("overlay")
+            .arg(&a)
+            .arg(&b)
+            .arg("--out")
+            .arg(&svg)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["--labels", "without pump,with CP"][..],
+        &["--label", "without pump", "--label", "with CP"],
+    ] {
+        let o = overlay(args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = std::fs::read_to_string(&svg).unwrap();
+        assert!(text.contains("without pump") && text.contains("with CP"));
+    }
+    let o = overlay(&["--labels", "only one"]);
+    assert!(stderr(&o).contains("1 labels for 2"), "{}", stderr(&o));
+}
