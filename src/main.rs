@@ -67,7 +67,8 @@ enum Command {
         /// Also write each case's full output into DIR/case_NNNNN/.
         #[arg(long = "case-dirs")]
         case_dirs: bool,
-        /// Override a parameter in every case, e.g. --set lv.ees=0.8 (repeatable).
+        /// Override a parameter in every case, e.g. --set lv.ees=0.8 (repeatable), or a scenario
+        /// key that is not swept (patient.preset, device, devices.0.p_level).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
     },

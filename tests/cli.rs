@@ -607,6 +607,22 @@ fn scenario_mistakes_get_human_messages_with_positions() {
     );
     // A long digit string stays short.
     assert!(e.len() < 200, "{e}");
+    // The same for sweep files and device files.
+    let o = bin()
+        .arg("sweep")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let e = stderr(&o);
+    assert!(e.contains("latin1.toml:1:6:") && e.contains("UTF-8"), "{e}");
+    let o = run_scenario("device_files = [\"latin1.toml\"]\n", &out, &[]);
+    let e = stderr(&o);
+    assert!(
+        e.contains("latin1.toml, line 1, column 6") && e.contains("UTF-8"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::text_position::line_column;
+use crate::text_position::{line_column, utf8_text};
 use thiserror::Error;
 use toml::Spanned;
 
@@ -277,25 +277,13 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario, ScenarioError
         file: file.clone(),
         reason: e.to_string(),
     })?;
-    let text =
-        String::from_utf8(bytes).map_err(|e| not_utf8(file, e.as_bytes(), e.utf8_error()))?;
-    parse(&text, Some(path), overrides)
-}
-
-/// Where a file stops being UTF-8 text: the line and column of the first bad byte.
-pub(crate) fn not_utf8(file: String, bytes: &[u8], e: std::str::Utf8Error) -> ScenarioError {
-    let offset = e.valid_up_to();
-    let valid = std::str::from_utf8(&bytes[..offset]).expect("valid up to the error");
-    let (line, column) = line_column(valid, offset);
-    ScenarioError::At {
+    let text = utf8_text(bytes).map_err(|e| ScenarioError::At {
         file,
-        line,
-        column,
-        message: format!(
-            "byte {offset} (0x{:02x}) is not UTF-8 text: save the file as UTF-8",
-            bytes[offset]
-        ),
-    }
+        line: e.line,
+        column: e.column,
+        message: e.to_string(),
+    })?;
+    parse(&text, Some(path), overrides)
 }
 
 /// Parses scenario text (`file` names it in messages), applying `--set` overrides.

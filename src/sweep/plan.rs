@@ -13,7 +13,7 @@ use super::spans::{SpanEntry, SpanTable, RECORDED};
 use super::SweepError;
 use crate::physiology::parameters::spec;
 use crate::scenario::{self, Scenario, ScenarioError};
-use crate::text_position::line_column;
+use crate::text_position::{line_column, utf8_text};
 
 /// Largest number of cases a sweep may expand to.
 pub const MAX_CASES: usize = 10_000_000;
@@ -450,10 +450,19 @@ pub(crate) fn scenario_message(e: &ScenarioError) -> String {
 impl SweepPlan {
     /// Reads a scenario file with a `[sweep]` and/or `[cohort]` table.
     pub fn load(path: &Path, overrides: &[String]) -> Result<SweepPlan, SweepError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let file = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| {
             SweepError::Scenario(ScenarioError::Read {
-                file: path.display().to_string(),
+                file: file.clone(),
                 reason: e.to_string(),
+            })
+        })?;
+        let text = utf8_text(bytes).map_err(|e| {
+            SweepError::Scenario(ScenarioError::At {
+                file,
+                line: e.line,
+                column: e.column,
+                message: e.to_string(),
             })
         })?;
         SweepPlan::parse(&text, path, overrides)
