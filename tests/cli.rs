@@ -556,14 +556,14 @@ fn scenario_mistakes_get_human_messages_with_positions() {
         vec![
             (
                 "[[devices]]\nmodel = \"cp\"\np_level = \"P8\"\n".into(),
-                vec!["scenario.toml:3:", "expected a whole number", "p_level = 8"],
+                vec!["scenario.toml:3:", "expected a whole number", "write 8"],
             ),
             (
                 "[patient.set]\n\"blood_volume\" = \"5 L\"\n".into(),
                 vec![
                     "scenario.toml:2:",
                     "expected a number",
-                    "without quotes or unit",
+                    "impella-sim parameters",
                 ],
             ),
             (

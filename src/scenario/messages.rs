@@ -27,11 +27,8 @@ pub(super) fn humanize(message: &str) -> String {
             // Only the whole word: "expected u8" but not "expected u8x".
             if !out[end..].starts_with(|c: char| c.is_ascii_alphanumeric()) {
                 out.replace_range(at..end, &format!("expected {words}"));
-                if out.contains("invalid type: string") {
-                    hints.push(
-                        "write the number without quotes or unit (e.g. p_level = 8, \
-                         blood_volume = 4500; units are those of `impella-sim parameters`)",
-                    );
+                if let Some(text) = quoted_after(&out, "invalid type: string \"") {
+                    hints.push(number_hint(text));
                 }
             }
         }
@@ -45,14 +42,44 @@ pub(super) fn humanize(message: &str) -> String {
     {
         hints.push(
             "[sweep] and [cohort] belong to sweep files: run this file with \
-             `impella-sim sweep FILE --out DIR`",
+             `impella-sim sweep FILE --out DIR`"
+                .to_string(),
         );
     }
     for h in hints {
         out.push_str("; ");
-        out.push_str(h);
+        out.push_str(&h);
     }
     out
+}
+
+/// The text between `prefix` and the next quote in `message`.
+fn quoted_after<'m>(message: &'m str, prefix: &str) -> Option<&'m str> {
+    let start = message.find(prefix)? + prefix.len();
+    let len = message[start..].find('"')?;
+    Some(&message[start..start + len])
+}
+
+/// How to write `text`, found where a number belongs: "P8" as 8, "5 L" without its unit.
+fn number_hint(text: &str) -> String {
+    let t = text.trim();
+    let level = t
+        .strip_prefix(['P', 'p'])
+        .filter(|d| d.parse::<u8>().is_ok());
+    if let Some(digits) = level {
+        return format!("write {digits}, without quotes or 'P'");
+    }
+    let number_end = t
+        .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E')))
+        .unwrap_or(t.len());
+    if number_end > 0 && t[..number_end].parse::<f64>().is_ok() && number_end < t.len() {
+        return format!(
+            "write a bare number without quotes, in the unit `impella-sim parameters` lists \
+             (not '{}')",
+            t[number_end..].trim()
+        );
+    }
+    "write a number without quotes".to_string()
 }
 
 #[cfg(test)]
@@ -62,15 +89,18 @@ mod tests {
     #[test]
     fn rust_type_names_become_words() {
         let m = humanize("invalid type: string \"P8\", expected u8");
-        assert!(
-            m.starts_with("found string \"P8\", expected a whole number from 0 to 255; write"),
-            "{m}"
+        assert_eq!(
+            m,
+            "found string \"P8\", expected a whole number from 0 to 255; write 8, without \
+             quotes or 'P'"
         );
         let m = humanize("invalid type: string \"5 L\", expected f64\n");
         assert!(
-            m.contains("expected a number;") && !m.contains("f64"),
+            m.contains("expected a number; write a bare number") && m.contains("(not 'L')"),
             "{m}"
         );
+        let m = humanize("invalid type: string \"high\", expected f64");
+        assert!(m.ends_with("; write a number without quotes"), "{m}");
         let m = humanize("invalid value: integer `300`, expected u8");
         assert_eq!(
             m,
