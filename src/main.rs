@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use clap_complete::Shell;
+use serde_json::json;
 
 use impella_sim::output::figures;
 use impella_sim::output::plot::ImageFormat;
@@ -30,9 +32,20 @@ enum Command {
         /// Output directory (created if missing).
         #[arg(long, short)]
         out: PathBuf,
-        /// Override a parameter, e.g. --set lv.ees=0.8 (repeatable; see `impella-sim parameters`).
+        /// Override a parameter, e.g. --set lv.ees=0.8 (repeatable; see `impella-sim parameters`),
+        /// or a scenario key as in sweep files: patient.preset, device, devices.0.p_level.
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
+        /// Patient preset instead of the scenario's (see `impella-sim presets`).
+        #[arg(long, value_name = "NAME")]
+        preset: Option<String>,
+        /// Device instead of the scenario's first one: a model (see `impella-sim devices`),
+        /// MODEL@P such as cp@6, or none.
+        #[arg(long, value_name = "MODEL")]
+        device: Option<String>,
+        /// P-level of the (first) device.
+        #[arg(long = "p-level", value_name = "P")]
+        p_level: Option<u8>,
     },
     /// Run a sweep or virtual cohort ([sweep] / [cohort] in the scenario) in parallel and write
     /// DIR/cases.csv; see docs/sweeps.md.
@@ -54,7 +67,8 @@ enum Command {
         /// Also write each case's full output into DIR/case_NNNNN/.
         #[arg(long = "case-dirs")]
         case_dirs: bool,
-        /// Override a parameter in every case, e.g. --set lv.ees=0.8 (repeatable).
+        /// Override a parameter in every case, e.g. --set lv.ees=0.8 (repeatable), or a scenario
+        /// key that is not swept (patient.preset, device, devices.0.p_level).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
     },
@@ -85,6 +99,19 @@ enum Command {
         /// Picture title.
         #[arg(long)]
         title: Option<String>,
+        /// Legend labels, one per directory in order, comma-separated (e.g. --labels
+        /// "no pump,CP P8"); default: what tells the runs apart (sweep inputs, devices, or
+        /// directory names).
+        #[arg(
+            long,
+            value_name = "A,B,...",
+            value_delimiter = ',',
+            conflicts_with = "label"
+        )]
+        labels: Vec<String>,
+        /// One legend label (repeat it, once per directory; for labels with commas).
+        #[arg(long, value_name = "LABEL")]
+        label: Vec<String>,
     },
     /// Draw charts of a sweep's cases.csv: metric vs swept input, heat maps, cohort histograms.
     Chart {
@@ -98,14 +125,42 @@ enum Command {
         format: ImageFormat,
     },
     /// List the patient presets.
-    Presets,
+    Presets {
+        /// As JSON (a list of {name, description}).
+        #[arg(long)]
+        json: bool,
+    },
     /// List the devices in the catalogue with their P-levels and speeds.
-    Devices,
+    Devices {
+        /// As JSON (a list of {id, name, side, rated_max_flow_l_min, p_levels}).
+        #[arg(long)]
+        json: bool,
+    },
     /// List every parameter path with its unit, allowed range and value in the normal adult.
-    Parameters,
+    Parameters {
+        /// As JSON (a list of {path, unit, min, max, normal, description}).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a commented starting scenario (a CP at P8 in SCAI C shock) to edit and run.
+    Init {
+        /// File to write.
+        #[arg(default_value = "scenario.toml")]
+        file: PathBuf,
+        /// Overwrite the file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a shell completion script, e.g. `impella-sim completions bash >
+    /// ~/.local/share/bash-completion/completions/impella-sim`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: Shell,
+    },
 }
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     match execute(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
@@ -116,9 +171,51 @@ fn main() -> ExitCode {
     }
 }
 
+/// Rust ignores SIGPIPE, so printing to a closed pipe (`impella-sim parameters | head -1`)
+/// would panic; with the default action the process ends quietly, as command-line tools do.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any thread starts; SIG_DFL is a valid action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// `--preset`, `--device` and `--p-level` as the `--set` keys they stand for.
+fn run_overrides(
+    preset: Option<String>,
+    device: Option<String>,
+    p_level: Option<u8>,
+) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some(p) = preset {
+        keys.push(format!("patient.preset={p}"));
+    }
+    match (device, p_level) {
+        (Some(d), Some(p)) if !d.contains('@') && !d.eq_ignore_ascii_case("none") => {
+            keys.push(format!("device={d}@{p}"))
+        }
+        (Some(d), p) => {
+            keys.push(format!("device={d}"));
+            keys.extend(p.map(|p| format!("devices.0.p_level={p}")));
+        }
+        (None, Some(p)) => keys.push(format!("devices.0.p_level={p}")),
+        (None, None) => {}
+    }
+    keys
+}
+
 fn execute(command: Command) -> Result<(), String> {
     match command {
-        Command::Run { scenario, out, set } => {
+        Command::Run {
+            scenario,
+            out,
+            mut set,
+            preset,
+            device,
+            p_level,
+        } => {
+            set.extend(run_overrides(preset, device, p_level));
             let sc = scenario::load(&scenario, &set).map_err(|e| e.to_string())?;
             let (result, written) = output::simulate_and_write(&out, &sc).map_err(|e| match e {
                 output::RunError::Simulation(e) => {
@@ -244,11 +341,19 @@ fn execute(command: Command) -> Result<(), String> {
             println!("wrote {}", out.display());
             Ok(())
         }
-        Command::Overlay { dirs, out, title } => {
+        Command::Overlay {
+            dirs,
+            out,
+            title,
+            labels,
+            label,
+        } => {
             let format = ImageFormat::from_path(&out).ok_or_else(|| {
                 format!("{}: the picture must end in .png or .svg", out.display())
             })?;
-            figures::write_pv_overlay(&dirs, None, &out, format, title.as_deref().unwrap_or(""))
+            let labels = if labels.is_empty() { label } else { labels };
+            let labels = (!labels.is_empty()).then_some(labels.as_slice());
+            figures::write_pv_overlay(&dirs, labels, &out, format, title.as_deref().unwrap_or(""))
                 .map_err(|e| e.to_string())?;
             println!("wrote {}", out.display());
             Ok(())
@@ -259,14 +364,41 @@ fn execute(command: Command) -> Result<(), String> {
             }
             Ok(())
         }
-        Command::Presets => {
+        Command::Presets { json } => {
+            if json {
+                let list: Vec<_> = PRESETS
+                    .iter()
+                    .map(|p| json!({"name": p.name, "description": p.description}))
+                    .collect();
+                return print_json(&list);
+            }
             for p in PRESETS {
                 println!("{:12} {}", p.name, p.description);
             }
             Ok(())
         }
-        Command::Devices => {
+        Command::Devices { json } => {
             let cat = impella_sim::devices::Catalogue::builtin();
+            if json {
+                let list: Vec<_> = cat
+                    .iter()
+                    .map(|d| {
+                        let levels: Vec<_> = d
+                            .p_levels()
+                            .iter()
+                            .map(|l| json!({"level": l.level, "rpm": l.rpm}))
+                            .collect();
+                        json!({
+                            "id": d.id(),
+                            "name": d.name(),
+                            "side": format!("{:?}", d.side()).to_lowercase(),
+                            "rated_max_flow_l_min": d.rated_max_flow_l_min(),
+                            "p_levels": levels,
+                        })
+                    })
+                    .collect();
+                return print_json(&list);
+            }
             for d in cat.iter() {
                 let levels: Vec<String> = d
                     .p_levels()
@@ -284,8 +416,24 @@ fn execute(command: Command) -> Result<(), String> {
             }
             Ok(())
         }
-        Command::Parameters => {
+        Command::Parameters { json } => {
             let normal = impella_sim::physiology::presets::normal();
+            if json {
+                let list: Vec<_> = PARAMETERS
+                    .iter()
+                    .map(|s| {
+                        json!({
+                            "path": s.path,
+                            "unit": s.unit,
+                            "min": s.min,
+                            "max": s.max,
+                            "normal": s.get(&normal),
+                            "description": s.description,
+                        })
+                    })
+                    .collect();
+                return print_json(&list);
+            }
             println!(
                 "{:28} {:>10} {:>12}  {:<24} meaning",
                 "path", "normal", "unit", "allowed"
@@ -302,5 +450,49 @@ fn execute(command: Command) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::Init { file, force } => {
+            // create_new: never replace a file that appeared after a check.
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true);
+            if force {
+                options.create(true).truncate(true);
+            } else {
+                options.create_new(true);
+            }
+            let mut f = options.open(&file).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    format!(
+                        "{} exists: give another name, or --force to overwrite it",
+                        file.display()
+                    )
+                } else {
+                    format!("{}: cannot write: {e}", file.display())
+                }
+            })?;
+            std::io::Write::write_all(&mut f, scenario::template::TEMPLATE.as_bytes())
+                .map_err(|e| format!("{}: cannot write: {e}", file.display()))?;
+            println!("wrote {}", file.display());
+            println!(
+                "run it with: impella-sim run {} --out runs/first",
+                file.display()
+            );
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "impella-sim",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
     }
+}
+
+/// `value` as pretty JSON on stdout.
+fn print_json(value: &impl serde::Serialize) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    println!("{text}");
+    Ok(())
 }

@@ -8,9 +8,53 @@ pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
+/// Input that is not UTF-8 text: where its first bad byte is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NotUtf8 {
+    pub line: usize,
+    pub column: usize,
+    pub offset: usize,
+    pub byte: u8,
+}
+
+impl std::fmt::Display for NotUtf8 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "byte {} (0x{:02x}) is not UTF-8 text: save the file as UTF-8",
+            self.offset, self.byte
+        )
+    }
+}
+
+/// The bytes of a file as text, or the position of the first byte that is not UTF-8
+/// (std's own error gives neither line nor column).
+pub(crate) fn utf8_text(bytes: Vec<u8>) -> Result<String, NotUtf8> {
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let valid = std::str::from_utf8(&bytes[..offset]).expect("valid up to the error");
+        let (line, column) = line_column(valid, offset);
+        NotUtf8 {
+            line,
+            column,
+            offset,
+            byte: bytes[offset],
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_byte_that_is_not_utf8_is_located() {
+        let e = utf8_text(b"a = 1\nb = \"caf\xe9\"\n".to_vec()).unwrap_err();
+        assert_eq!((e.line, e.column, e.offset, e.byte), (2, 9, 14, 0xe9));
+        assert!(e.to_string().contains("byte 14 (0xe9)"), "{e}");
+        assert_eq!(utf8_text("bé".into()).unwrap(), "bé");
+    }
 
     #[test]
     fn line_and_column_are_one_based_and_count_characters() {

@@ -386,3 +386,276 @@ fn sweep_writes_one_row_per_case() {
     assert_eq!(csv.lines().count(), 1 + 4, "header + 2 × 2 cases");
     assert!(csv.lines().next().unwrap().contains("map_mmhg"));
 }
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    // The reading end is gone before the tool writes anything.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    for args in [&["parameters"][..], &["presets"], &["devices", "--json"]] {
+        let o = bin()
+            .args(args)
+            .stdout(writer.try_clone().unwrap())
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let e = stderr(&o);
+        assert!(e.is_empty(), "{args:?}: {e}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt;
+            assert!(
+                o.status.success() || o.status.signal() == Some(libc::SIGPIPE),
+                "{args:?}: {:?}",
+                o.status
+            );
+        }
+    }
+}
+
+#[test]
+fn lists_come_as_json_too() {
+    for (command, key, count) in [
+        ("presets", "description", 10),
+        ("devices", "p_levels", 5),
+        ("parameters", "unit", 50),
+    ] {
+        let o = bin().args([command, "--json"]).output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let list = v.as_array().unwrap();
+        assert!(list.len() >= count, "{command}: {}", list.len());
+        assert!(list.iter().all(|e| e.get(key).is_some()), "{command}");
+    }
+    let o = bin().args(["parameters", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ees = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["path"] == "lv.ees")
+        .unwrap();
+    assert_eq!(ees["unit"], "mmHg/mL");
+    assert!(ees["normal"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let o = bin().args(["completions", shell]).output().unwrap();
+        assert!(o.status.success(), "{shell}: {}", stderr(&o));
+        let script = String::from_utf8(o.stdout).unwrap();
+        assert!(
+            script.contains("impella-sim") && script.contains("overlay"),
+            "{shell}"
+        );
+    }
+    assert!(!bin()
+        .args(["completions", "cmd"])
+        .output()
+        .unwrap()
+        .status
+        .success());
+}
+
+#[test]
+fn init_writes_a_template_that_runs_and_keeps_existing_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("first.toml");
+    let o = bin().arg("init").arg(&file).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with('#') && text.contains("[[devices]]"));
+
+    std::fs::write(&file, "title = \"mine\"\n").unwrap();
+    let o = bin().arg("init").arg(&file).output().unwrap();
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "title = \"mine\"\n"
+    );
+    let o = bin()
+        .arg("init")
+        .arg(&file)
+        .arg("--force")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+
+    let out = tmp.path().join("run");
+    let o = bin()
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("steady state after"));
+    assert!(out.join("summary.json").is_file());
+}
+
+#[test]
+fn the_command_line_sets_preset_and_device() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let short = "[simulation]\nsteady_state = false\nmax_beats = 2\nreport_beats = 1\n\
+                 [output]\npv_loop = \"none\"\ntimeseries = false\n";
+    let summary = |out: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
+    };
+    let o = run_scenario(
+        short,
+        &out,
+        &["--preset", "scai_d_lv", "--device", "cp", "--p-level", "6"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = summary(&out);
+    assert_eq!(s["provenance"]["preset"], "scai_d_lv");
+    assert_eq!(s["devices"][0]["model"], "cp");
+    assert_eq!(s["devices"][0]["p_level"], 6);
+
+    // The keys sweep files use work with --set.
+    let with_cp = format!("{short}[[devices]]\nmodel = \"cp\"\np_level = 8\n");
+    let o = run_scenario(
+        &with_cp,
+        &out,
+        &[
+            "--set",
+            "devices.0.p_level=3",
+            "--set",
+            "patient.preset=scai_b_lv",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = summary(&out);
+    assert_eq!(s["provenance"]["preset"], "scai_b_lv");
+    assert_eq!(s["devices"][0]["p_level"], 3);
+    let o = run_scenario(&with_cp, &out, &["--device", "none"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(summary(&out)["devices"].as_array().unwrap().len(), 0);
+
+    let o = run_scenario(short, &out, &["--p-level", "6"]);
+    assert!(
+        stderr(&o).contains("devices.0 does not exist"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run_scenario(short, &out, &["--device", "cp"]);
+    assert!(stderr(&o).contains("cp@8"), "{}", stderr(&o));
+}
+
+#[test]
+fn scenario_mistakes_get_human_messages_with_positions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    assert_errors(
+        &out,
+        vec![
+            (
+                "[[devices]]\nmodel = \"cp\"\np_level = \"P8\"\n".into(),
+                vec!["scenario.toml:3:", "expected a whole number", "write 8"],
+            ),
+            (
+                "[patient.set]\n\"blood_volume\" = \"5 L\"\n".into(),
+                vec![
+                    "scenario.toml:2:",
+                    "expected a number",
+                    "impella-sim parameters",
+                ],
+            ),
+            (
+                "[solver]\nmax_step = 0.02\n".into(),
+                vec!["scenario.toml:2:", "\"0.02 s\"", "\"20 ms\""],
+            ),
+            (
+                "[solver]\nmax_step = \"1e6 h\"\n".into(),
+                vec!["solver.max_step (s) = 3.6e9 is outside"],
+            ),
+            (
+                "[patient.set]\n\"lv.ees\" = 1e308\n".into(),
+                vec!["lv.ees = 1e308 mmHg/mL is outside"],
+            ),
+            (
+                "[patient.set]\n\"systemic.r_periph\" = 1200\n".into(),
+                vec!["dyn·s·cm⁻⁵", "0.9001 mmHg·s/mL"],
+            ),
+            (
+                "title = \"x\"\n[sweep]\n\"lv.ees\" = [0.5, 1.0]\n".into(),
+                vec!["scenario.toml:2:", "impella-sim sweep FILE"],
+            ),
+        ],
+    );
+    let e = stderr(&run_scenario("[solver]\nmax_step = \"1e6 h\"\n", &out, &[]));
+    assert!(!e.contains("unknown time unit"), "{e}");
+    // Not UTF-8: the position of the first bad byte.
+    let file = tmp.path().join("latin1.toml");
+    std::fs::write(&file, b"# caf\xe9\ntitle = \"x\"\n").unwrap();
+    let o = bin()
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let e = stderr(&o);
+    assert!(
+        e.contains("latin1.toml:1:6:") && e.contains("byte 5") && e.contains("UTF-8"),
+        "{e}"
+    );
+    // A long digit string stays short.
+    assert!(e.len() < 200, "{e}");
+    // The same for sweep files and device files.
+    let o = bin()
+        .arg("sweep")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let e = stderr(&o);
+    assert!(e.contains("latin1.toml:1:6:") && e.contains("UTF-8"), "{e}");
+    let o = run_scenario("device_files = [\"latin1.toml\"]\n", &out, &[]);
+    let e = stderr(&o);
+    assert!(
+        e.contains("latin1.toml, line 1, column 6") && e.contains("UTF-8"),
+        "{e}"
+    );
+}
+
+#[test]
+fn overlay_takes_curve_labels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let short = "[simulation]\nmax_beats = 20\n[output]\npv_loop = \"none\"\n";
+    let (a, b) = (tmp.path().join("a/run"), tmp.path().join("b/run"));
+    for (dir, extra) in [(&a, ""), (&b, "[[devices]]\nmodel = \"cp\"\np_level = 8\n")] {
+        std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+        let o = run_scenario(&format!("{short}{extra}"), dir, &[]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let svg = tmp.path().join("loops.svg");
+    let overlay = |extra: &[&str]| {
+        bin()
+            .arg("overlay")
+            .arg(&a)
+            .arg(&b)
+            .arg("--out")
+            .arg(&svg)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["--labels", "without pump,with CP"][..],
+        &["--label", "without pump", "--label", "with CP"],
+    ] {
+        let o = overlay(args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = std::fs::read_to_string(&svg).unwrap();
+        assert!(text.contains("without pump") && text.contains("with CP"));
+    }
+    let o = overlay(&["--labels", "only one"]);
+    assert!(stderr(&o).contains("1 labels for 2"), "{}", stderr(&o));
+}

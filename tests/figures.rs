@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::pictures::png_size;
+use common::pictures::{png_size, svg_texts};
 
 use impella_sim::output::figures::{
     course_timeline_parts, pv_overlay_loops, write_course_timeline, write_pv_overlay,
@@ -152,7 +152,7 @@ fn pv_overlay_has_one_loop_per_run_matching_its_volumes() {
     let loops = pv_overlay_loops(&dirs, None).unwrap();
     assert_eq!(loops.len(), 3);
     let labels: Vec<&str> = loops.iter().map(|l| l.label.as_str()).collect();
-    assert_eq!(labels, ["CP P2", "CP P5", "CP P8"]);
+    assert_eq!(labels, ["Impella CP P2", "Impella CP P5", "Impella CP P8"]);
     for (l, d) in loops.iter().zip(&dirs) {
         let run = read_run(d).unwrap();
         let edv = run
@@ -427,4 +427,132 @@ fn teaching_set_samples() {
         }
         eprintln!("{name} done");
     }
+}
+
+/// A small run directory of `scenario` text (short, no pictures).
+fn small_run(root: &Path, name: &str, scenario: &str) -> PathBuf {
+    let text = format!(
+        "{scenario}\n[simulation]\nmax_beats = 40\n[output]\npv_loop = \"none\"\n\
+         timeseries_every = \"2 ms\"\n"
+    );
+    let sc = scenario::parse(&text, None, &[]).unwrap();
+    let dir = root.join(name);
+    impella_sim::output::simulate_and_write(&dir, &sc).unwrap();
+    dir
+}
+
+#[test]
+fn overlay_labels_are_short_by_default() {
+    // The educator's first picture: the same patient without and with a pump. The titles
+    // are sentences; the legend says what differs.
+    let root = tempfile::tempdir().unwrap();
+    let shock = "[patient]\npreset = \"scai_c_lv\"\n";
+    let without = small_run(
+        root.path(),
+        "scai_c_lv",
+        &format!("title = \"SCAI C cardiogenic shock, LV-dominant, no support\"\n{shock}"),
+    );
+    let with = small_run(
+        root.path(),
+        "cp",
+        &format!(
+            "title = \"Impella CP at P8 in SCAI C LV-dominant shock (DanGer-like patient)\"\n\
+             {shock}[[devices]]\nmodel = \"cp\"\np_level = 8\n"
+        ),
+    );
+    let labels = |dirs: &[PathBuf]| -> Vec<String> {
+        pv_overlay_loops(dirs, None)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.label)
+            .collect()
+    };
+    assert_eq!(
+        labels(&[without.clone(), with.clone()]),
+        ["no device", "Impella CP P8"]
+    );
+    // Presets differ, devices do not: the presets.
+    let d = small_run(root.path(), "d", "[patient]\npreset = \"scai_d_lv\"\n");
+    assert_eq!(
+        labels(&[without.clone(), d.clone()]),
+        ["scai_c_lv", "scai_d_lv"]
+    );
+    // Nothing tells them apart but the directory.
+    let again = small_run(root.path(), "again", shock);
+    assert_eq!(labels(&[without.clone(), again]), ["scai_c_lv", "again"]);
+
+    // The picture: both labels in the legend, whole.
+    let svg = root.path().join("loops.svg");
+    write_pv_overlay(&[without, with], None, &svg, ImageFormat::Svg, "").unwrap();
+    let texts: Vec<String> = svg_texts(&std::fs::read_to_string(&svg).unwrap())
+        .into_iter()
+        .map(|t| t.3)
+        .collect();
+    assert!(texts.iter().any(|t| t == "no device") && texts.iter().any(|t| t == "Impella CP P8"));
+}
+
+#[test]
+fn swept_parameters_are_labelled_with_their_unit() {
+    let root = tempfile::tempdir().unwrap();
+    let file = root.path().join("s.toml");
+    std::fs::write(
+        &file,
+        "[patient]\npreset = \"scai_c_lv\"\n[simulation]\nmax_beats = 30\n\
+         [output]\npv_loop = \"none\"\ntimeseries_every = \"2 ms\"\n\
+         [sweep]\nblood_volume = [3800, 4500]\n",
+    )
+    .unwrap();
+    let out = root.path().join("sweep");
+    let opts = SweepOptions {
+        keep_case_dirs: true,
+        ..SweepOptions::default()
+    };
+    run_sweep(&file, &[], &out, &opts).unwrap();
+    let dirs: Vec<PathBuf> = (0..2).map(|c| out.join(format!("case_{c:05}"))).collect();
+    let labels: Vec<String> = pv_overlay_loops(&dirs, None)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.label)
+        .collect();
+    assert_eq!(labels, ["blood_volume = 3800 mL", "blood_volume = 4500 mL"]);
+}
+
+#[test]
+fn charts_by_device_have_the_devices_on_a_categorical_axis() {
+    let root = tempfile::tempdir().unwrap();
+    let csv = root.path().join("cases.csv");
+    let mut text = String::from("case,device,status,steady_state_reached,lvedp_mmhg,map_mmhg\n");
+    for (i, dev) in ["none", "2.5@9", "cp@9", "5.0@9"].iter().enumerate() {
+        text.push_str(&format!(
+            "{i},{dev},ok,true,{},{}\n",
+            24.0 - 3.0 * i as f64,
+            60.0 + 5.0 * i as f64
+        ));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let files = write_sweep_charts(&csv, &root.path().join("c"), ImageFormat::Svg).unwrap();
+    let lvedp = files
+        .iter()
+        .find(|f| f.file_name().unwrap() == "lvedp_mmhg_by_device.svg")
+        .unwrap();
+    let texts = svg_texts(&std::fs::read_to_string(lvedp).unwrap());
+    let names = [
+        "no device",
+        "Impella 2.5 P9",
+        "Impella CP P9",
+        "Impella 5.0 P9",
+    ];
+    let xs: Vec<f64> = names
+        .iter()
+        .map(|n| {
+            let at: Vec<_> = texts.iter().filter(|t| t.3 == *n).collect();
+            assert_eq!(at.len(), 1, "{n} should be one tick label: {texts:?}");
+            at[0].0
+        })
+        .collect();
+    assert!(xs.windows(2).all(|w| w[1] > w[0]), "{xs:?}");
+    assert!(texts.iter().any(|t| t.3 == "Device"));
+    assert!(!texts
+        .iter()
+        .any(|t| t.3.contains("see legend") || t.3 == "1" || t.3 == "4"));
 }

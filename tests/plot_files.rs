@@ -731,6 +731,7 @@ fn write_samples() {
                 x_label: "P-level",
                 y_label: "LVEDP (mmHg)",
                 series: &series,
+                x_categories: &[],
             },
             format,
             DEFAULT_SIZE_PX,
@@ -1020,6 +1021,7 @@ fn every_picture_has_the_requested_size_in_png_and_svg() {
         x_label: "P-level",
         y_label: "LVEDP (mmHg)",
         series: &series,
+        x_categories: &[],
     };
     let map = Heatmap {
         title: "Grid",
@@ -1237,6 +1239,7 @@ fn xy_chart_points_follow_the_input_in_order() {
         x_label: "P-level",
         y_label: "LVEDP (mmHg)",
         series: &series,
+        x_categories: &[],
     };
     let svg = xy_chart_svg(&chart, DEFAULT_SIZE_PX).unwrap();
     let all = texts(&svg);
@@ -1493,6 +1496,7 @@ fn bad_chart_inputs_are_errors_naming_the_file_and_write_nothing() {
                     x_label: "x",
                     y_label: "y",
                     series: &[],
+                    x_categories: &[],
                 },
                 f,
                 size
@@ -1511,6 +1515,7 @@ fn bad_chart_inputs_are_errors_naming_the_file_and_write_nothing() {
                     x_label: "x",
                     y_label: "y",
                     series: &series,
+                    x_categories: &[],
                 },
                 f,
                 size
@@ -1608,4 +1613,167 @@ fn svg_strings_equal_the_svg_files() {
     );
     let err = waveforms_svg(&plot, (10, 10)).unwrap_err();
     assert!(err.to_string().contains("<SVG string>"), "{err}");
+}
+
+/// Numeric x tick labels of a chart's SVG, left to right: (centre x, estimated half width).
+/// Widths use DejaVu Sans's digit advance, 0.636 em (the SVG font-size is the em).
+fn x_tick_labels(svg: &str) -> Vec<(f64, f64)> {
+    let mut ticks = Vec::new();
+    let mut rest = svg;
+    while let Some(i) = rest.find("<text") {
+        let tail = &rest[i..];
+        let (open_end, close) = (tail.find('>').unwrap(), tail.find("</text>").unwrap());
+        let (open, content) = (&tail[..open_end], tail[open_end + 1..close].trim());
+        if attr(open, "text-anchor") == Some("middle") && content.parse::<f64>().is_ok() {
+            let em: f64 = attr(open, "font-size").unwrap().parse().unwrap();
+            let x: f64 = attr(open, "x").unwrap().parse().unwrap();
+            ticks.push((x, 0.5 * 0.636 * em * content.chars().count() as f64));
+        }
+        rest = &tail[close..];
+    }
+    ticks.sort_by(|a, b| a.0.total_cmp(&b.0));
+    ticks
+}
+
+/// The numeric x tick labels span at least `share` of the picture's width and none overlap.
+fn assert_axes_keep_their_room(svg: &str, width: u32, share: f64, what: &str) {
+    let ticks = x_tick_labels(svg);
+    assert!(ticks.len() >= 2, "{what}: {ticks:?}");
+    let span = ticks[ticks.len() - 1].0 - ticks[0].0;
+    assert!(
+        span >= share * width as f64,
+        "{what}: x ticks span {span} px of {width}"
+    );
+    for w in ticks.windows(2) {
+        assert!(
+            w[1].0 - w[0].0 >= w[0].1 + w[1].1,
+            "{what}: tick labels overlap: {w:?}"
+        );
+    }
+}
+
+#[test]
+fn long_legend_labels_never_squeeze_the_axes() {
+    let long = "Impella CP at P8 in SCAI C LV-dominant shock (DanGer-like patient) ".repeat(3);
+    // Zigzags fill the whole frame, so no corner is free and the legend goes beside it.
+    let zigzag = |lift: f64| -> Vec<(f64, f64)> {
+        (0..=60)
+            .map(|i| (i as f64 * 2.0, lift + if i % 2 == 0 { 5.0 } else { 120.0 }))
+            .collect()
+    };
+    let loops: Vec<PvLoop> = (0..3)
+        .map(|k| {
+            let pts = zigzag(k as f64);
+            PvLoop {
+                label: format!("{k}: {long}"),
+                volume_ml: pts.iter().map(|p| p.0).collect(),
+                pressure_mmhg: pts.iter().map(|p| p.1).collect(),
+                end_diastole: None,
+                end_systole: None,
+            }
+        })
+        .collect();
+    let series: Vec<Curve> = (0..3)
+        .map(|k| Curve::new(format!("{k}: {long}"), zigzag(k as f64)))
+        .collect();
+    for size in [(1200, 900), (800, 600), (600, 450)] {
+        let plot = PvPlot {
+            title: &long,
+            loops: &loops,
+            reference_lines: &[],
+            chamber: "LV",
+        };
+        let svg = pv_plot_svg(&plot, size).unwrap();
+        assert_axes_keep_their_room(&svg, size.0, 0.45, &format!("PV {size:?}"));
+        // The labels were shortened, not dropped.
+        assert!(texts(&svg).iter().any(|t| t.starts_with("0: Impella CP")));
+        assert!(texts(&svg).iter().any(|t| t.ends_with('…')));
+        let chart = XyChart {
+            title: "t",
+            x_label: "x",
+            y_label: "y",
+            series: &series,
+            x_categories: &[],
+        };
+        let svg = xy_chart_svg(&chart, size).unwrap();
+        assert_axes_keep_their_room(&svg, size.0, 0.45, &format!("xy {size:?}"));
+    }
+}
+
+#[test]
+fn x_tick_labels_never_overlap() {
+    // Wide numbers close together (a sweep's 12 values are its ticks): every other tick
+    // (or fewer) is labelled.
+    let series = [Curve::new(
+        "",
+        (0..12).map(|i| (1e6 + 0.5 + i as f64, i as f64)).collect(),
+    )];
+    let loops = [PvLoop {
+        label: "wide".into(),
+        volume_ml: vec![123_456.0, 987_654.0, 500_000.0],
+        pressure_mmhg: vec![1.0, 2.0, 3.0],
+        end_diastole: None,
+        end_systole: None,
+    }];
+    for size in [(300, 900), (400, 900), (640, 480), (1200, 900)] {
+        let chart = XyChart {
+            title: "t",
+            x_label: "x",
+            y_label: "y",
+            series: &series,
+            x_categories: &[],
+        };
+        let svg = xy_chart_svg(&chart, size).unwrap();
+        assert_axes_keep_their_room(&svg, size.0, 0.4, &format!("xy {size:?}"));
+        let plot = PvPlot {
+            title: "",
+            loops: &loops,
+            reference_lines: &[],
+            chamber: "LV",
+        };
+        let svg = pv_plot_svg(&plot, size).unwrap();
+        assert_axes_keep_their_room(&svg, size.0, 0.4, &format!("PV {size:?}"));
+    }
+}
+
+#[test]
+fn a_categorical_x_axis_names_its_ticks() {
+    let names: Vec<String> = ["no device", "Impella CP P8", "Impella 5.5 P9"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let series: Vec<Curve> = names
+        .iter()
+        .enumerate()
+        .map(|(k, n)| Curve::new(n.clone(), vec![((k + 1) as f64, 10.0 + k as f64)]))
+        .collect();
+    let chart = XyChart {
+        title: "LVEDP by device",
+        x_label: "Device",
+        y_label: "LVEDP (mmHg)",
+        series: &series,
+        x_categories: &names,
+    };
+    let svg = xy_chart_svg(&chart, DEFAULT_SIZE_PX).unwrap();
+    let all = svg_texts(&svg);
+    let mut xs = Vec::new();
+    for n in &names {
+        // Each name once: under its tick, not in a legend.
+        let at: Vec<_> = all.iter().filter(|t| &t.3 == n).collect();
+        assert_eq!(at.len(), 1, "{n}: {at:?}");
+        assert_eq!(at[0].2, "middle");
+        xs.push(at[0].0);
+    }
+    assert!(xs.windows(2).all(|w| w[1] > w[0]), "{xs:?}");
+    assert!(!texts(&svg).iter().any(|t| t == "1" || t == "2"));
+    // Points off the categories are refused.
+    let bad = [Curve::new("x", vec![(1.5, 1.0)])];
+    let chart = XyChart {
+        series: &bad,
+        ..chart
+    };
+    assert!(matches!(
+        xy_chart_svg(&chart, DEFAULT_SIZE_PX),
+        Err(PlotError::Inconsistent { .. })
+    ));
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 use toml::Spanned;
 
-use crate::text_position::line_column;
+use crate::text_position::{line_column, utf8_text};
 
 /// The embedded device files: (file name, contents).
 const BUILTIN_FILES: [(&str, &str); 5] = [
@@ -544,9 +544,15 @@ impl Catalogue {
 
     /// Reads and validates one device file (same format as data/devices/*.toml).
     pub fn load_file(path: &Path) -> Result<DeviceSpec, DeviceError> {
-        let text = std::fs::read_to_string(path).map_err(|source| DeviceError::Io {
+        let bytes = std::fs::read(path).map_err(|source| DeviceError::Io {
             path: path.to_path_buf(),
             source,
+        })?;
+        let text = utf8_text(bytes).map_err(|e| DeviceError::Parse {
+            origin: path.display().to_string(),
+            line: Some(e.line),
+            column: Some(e.column),
+            message: e.to_string(),
         })?;
         DeviceSpec::from_toml_str(&text, &path.display().to_string())
     }

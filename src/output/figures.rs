@@ -19,6 +19,7 @@ use crate::analysis::console::Alarm;
 use crate::analysis::{BeatMetrics, MetricInfo};
 use crate::engine::protocol::Criterion;
 use crate::engine::{Event, EventKind, RunResult};
+use crate::physiology::parameters;
 
 /// Why a figure could not be made. Messages name the file or directory.
 #[derive(Debug, Error)]
@@ -380,10 +381,12 @@ fn course_markers(result: &RunResult, end_s: f64) -> Vec<EventMarker> {
 /// Overlays the LV pressure–volume loop of the last beat of each run
 /// directory (written by `impella-sim run` or `sweep --case-dirs`, with
 /// timeseries.csv), in the order given, coloured along the ramp, with ED
-/// and ES points. Labels default to each run's title when the titles
-/// differ, else to the sweep inputs that differ between the runs (for
-/// `case_NNNNN` directories beside a cases.csv), else to the devices, else
-/// to the directory names. An empty `title` gives "LV pressure–volume loops".
+/// and ES points. Labels default to short ones that tell the runs apart: the
+/// sweep inputs that differ between the runs (for `case_NNNNN` directories
+/// beside a cases.csv), else the preset and/or devices that differ ("no
+/// device", "CP P8"), else the directory names. (Titles are long sentences
+/// and made poor legend entries.) An empty `title` gives "LV pressure–volume
+/// loops".
 pub fn write_pv_overlay(
     run_dirs: &[PathBuf],
     labels: Option<&[String]>,
@@ -453,7 +456,7 @@ pub fn pv_overlay_loops(
     Ok(loops)
 }
 
-/// Labels that tell the runs apart (see [`write_pv_overlay`]).
+/// Short labels that tell the runs apart (see [`write_pv_overlay`]).
 fn default_labels(runs: &[report::RunData]) -> Vec<String> {
     let distinct = |v: &[String]| {
         let mut s: Vec<&String> = v.iter().collect();
@@ -461,27 +464,39 @@ fn default_labels(runs: &[report::RunData]) -> Vec<String> {
         s.dedup();
         s.len() == v.len() && v.iter().all(|x| !x.trim().is_empty())
     };
-    let titles: Vec<String> = runs
-        .iter()
-        .map(|r| {
-            r.summary
-                .get("title")
-                .and_then(Json::as_str)
-                .unwrap_or("")
-                .to_string()
-        })
-        .collect();
-    if (runs.len() == 1 || distinct(&titles)) && !titles[0].trim().is_empty() {
-        return titles;
-    }
     if let Some(inputs) = case_input_labels(runs) {
         if distinct(&inputs) {
             return inputs;
         }
     }
+    // The preset and the devices, those that differ between the runs (both for one run).
+    let presets: Vec<String> = runs
+        .iter()
+        .map(|r| {
+            r.summary
+                .at("provenance.preset")
+                .and_then(Json::as_str)
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
     let devices: Vec<String> = runs.iter().map(|r| devices_label(&r.summary)).collect();
-    if distinct(&devices) {
-        return devices;
+    let shown = |v: &[String]| runs.len() == 1 || v.iter().any(|x| *x != v[0]);
+    let (show_preset, show_devices) = (shown(&presets), shown(&devices));
+    let labels: Vec<String> = presets
+        .iter()
+        .zip(&devices)
+        .map(|(p, d)| {
+            [(show_preset, p), (show_devices, d)]
+                .iter()
+                .filter(|(show, text)| *show && !text.is_empty())
+                .map(|(_, text)| text.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .collect();
+    if distinct(&labels) {
+        return labels;
     }
     runs.iter()
         .map(|r| {
@@ -551,7 +566,7 @@ fn case_input_labels(runs: &[report::RunData]) -> Option<Vec<String>> {
 }
 
 /// One sweep input as a legend label: "P4", "CP P9", "no device",
-/// "blood_volume = 4500".
+/// "blood_volume = 4500 mL" (a parameter with its unit from the registry).
 fn input_label(key: &str, value: &str) -> String {
     if key.ends_with("p_level") {
         return format!("P{value}");
@@ -566,7 +581,11 @@ fn input_label(key: &str, value: &str) -> String {
     if key.ends_with("preset") {
         return value.to_string();
     }
-    format!("{} = {value}", short_key(key))
+    let short = short_key(key);
+    match parameters::spec(&short) {
+        Ok(s) if s.unit != "-" => format!("{short} = {value} {}", s.unit),
+        _ => format!("{short} = {value}"),
+    }
 }
 
 /// The last segment of a sweep key: "patient.set.\"lv.ees\"" → "lv.ees".
@@ -946,6 +965,7 @@ pub fn write_sweep_charts(
                     x_label: &axis_title(&x.name),
                     y_label,
                     series: &series,
+                    x_categories: &[],
                 },
                 format,
                 plot::DEFAULT_SIZE_PX,
@@ -955,33 +975,42 @@ pub fn write_sweep_charts(
         return Ok(written);
     }
 
-    // Only text inputs: one point per value, x = case order.
+    // Only text inputs: one point per value on a categorical axis, in case order.
     let groups = group_rows(&t, &inputs);
     let what = inputs
         .iter()
         .map(|i| short_key(&i.name))
         .collect::<Vec<_>>()
         .join(", ");
+    let categories: Vec<String> = groups
+        .iter()
+        .map(|(group, _)| {
+            if group.is_empty() {
+                "all cases".to_string()
+            } else {
+                group.clone()
+            }
+        })
+        .collect();
     for (key, name, y_label) in &metrics {
         let j = t.column(key).expect("filtered");
         let series: Vec<Curve> = groups
             .iter()
+            .zip(&categories)
             .enumerate()
-            .filter_map(|(k, (group, rows))| {
+            .filter_map(|(k, ((_, rows), label))| {
                 let v = rows.iter().find_map(|r| num(&r[j]))?;
-                let label = if group.is_empty() {
-                    name.to_string()
-                } else {
-                    group.clone()
-                };
-                Some(Curve::new(label, vec![((k + 1) as f64, v)]))
+                Some(Curve::new(label.clone(), vec![((k + 1) as f64, v)]))
             })
             .collect();
         if series.is_empty() {
             continue;
         }
         let title = format!("{name} by {what}");
-        let x_label = format!("{what} (see legend)");
+        let mut x_label = what.clone();
+        if let Some(first) = x_label.get_mut(..1) {
+            first.make_ascii_uppercase();
+        }
         let path = out_dir.join(format!("{key}_by_{}.{ext}", slug(&what)));
         plot::write_xy_chart(
             &path,
@@ -990,6 +1019,7 @@ pub fn write_sweep_charts(
                 x_label: &x_label,
                 y_label,
                 series: &series,
+                x_categories: &categories,
             },
             format,
             plot::DEFAULT_SIZE_PX,

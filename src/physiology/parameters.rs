@@ -237,13 +237,18 @@ param_table! {
 pub enum ParameterError {
     #[error("unknown parameter '{path}'{hint}")]
     Unknown { path: String, hint: String },
-    #[error("{path} = {value} {unit} is outside the allowed range [{min}, {max}] {unit}")]
+    #[error(
+        "{path} = {} {unit} is outside the allowed range [{min}, {max}] {unit}{hint}",
+        display_number(*value)
+    )]
     OutOfRange {
         path: String,
         value: f64,
         unit: &'static str,
         min: f64,
         max: f64,
+        /// What the value may have meant, e.g. a resistance in dyn·s·cm⁻⁵ (or empty).
+        hint: String,
     },
     #[error("{path} = {value} is not a finite number")]
     NotFinite { path: String, value: f64 },
@@ -370,9 +375,51 @@ fn check_range(s: &ParamSpec, value: f64) -> Result<(), ParameterError> {
             unit: s.unit,
             min: s.min,
             max: s.max,
+            hint: unit_hint(s, value),
         });
     }
     Ok(())
+}
+
+/// dyn·s·cm⁻⁵ in one mmHg·s/mL (133.322 Pa · 10 dyn/cm² per Pa).
+pub const DYN_S_CM5_PER_MMHG_S_ML: f64 = 1333.22;
+
+/// For a resistance out of range that fits once read as dyn·s·cm⁻⁵ (the clinical unit of
+/// SVR and PVR), the converted value; else empty.
+fn unit_hint(s: &ParamSpec, value: f64) -> String {
+    let converted = value / DYN_S_CM5_PER_MMHG_S_ML;
+    if s.unit == "mmHg·s/mL" && converted >= s.min && converted <= s.max {
+        format!(
+            "; if {} is in dyn·s·cm⁻⁵, write {} mmHg·s/mL (1 mmHg·s/mL = {} dyn·s·cm⁻⁵)",
+            display_number(value),
+            sig4(converted),
+            DYN_S_CM5_PER_MMHG_S_ML
+        )
+    } else {
+        String::new()
+    }
+}
+
+/// `v` to four significant figures, trailing zeros dropped.
+fn sig4(v: f64) -> String {
+    let decimals = (3 - v.abs().log10().floor() as i32).clamp(0, 12) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// A number for a message: as written when of everyday size, in exponent form (`1e308`,
+/// `2.5e-9`) when very large or small, so a huge value is not printed as hundreds of digits.
+pub fn display_number(v: f64) -> String {
+    let a = v.abs();
+    if a.is_finite() && a != 0.0 && !(1e-4..1e9).contains(&a) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
 }
 
 #[cfg(test)]
@@ -402,6 +449,44 @@ mod tests {
         let err = presets::normal().set("lv.eees", 1.0).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("lv.eees") && msg.contains("lv.ees"), "{msg}");
+    }
+
+    #[test]
+    fn huge_values_print_in_exponent_form() {
+        let msg = presets::normal()
+            .set("lv.ees", 1e308)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.starts_with("lv.ees = 1e308 mmHg/mL is outside"),
+            "{msg}"
+        );
+        assert_eq!(display_number(4500.0), "4500");
+        assert_eq!(display_number(-2.5e-9), "-2.5e-9");
+        assert_eq!(display_number(0.0), "0");
+    }
+
+    #[test]
+    fn a_resistance_in_dyn_s_cm5_is_converted_in_the_message() {
+        let msg = presets::normal()
+            .set("systemic.r_periph", 1200.0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("dyn·s·cm⁻⁵") && msg.contains("write 0.9001 mmHg·s/mL"),
+            "{msg}"
+        );
+        // Not for values that are out of range in either unit, nor for other units.
+        let msg = presets::normal()
+            .set("systemic.r_periph", 1e6)
+            .unwrap_err()
+            .to_string();
+        assert!(!msg.contains("dyn"), "{msg}");
+        let msg = presets::normal()
+            .set("heart.hr", 1200.0)
+            .unwrap_err()
+            .to_string();
+        assert!(!msg.contains("dyn"), "{msg}");
     }
 
     #[test]

@@ -23,12 +23,14 @@ impl std::str::FromStr for Duration {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let allowed = || UNITS.iter().map(|(u, _)| *u).collect::<Vec<_>>().join(", ");
         let t = text.trim();
-        let split = t.find(|c: char| c.is_ascii_alphabetic()).ok_or_else(|| {
-            format!(
+        // The unit is the trailing letters, so a number may have an exponent ("1e6 h").
+        let split = t.trim_end_matches(|c: char| c.is_alphabetic()).len();
+        if split == t.len() {
+            return Err(format!(
                 "'{text}' has no unit: write e.g. \"5 ms\" (units: {})",
                 allowed()
-            )
-        })?;
+            ));
+        }
         let (num, unit) = t.split_at(split);
         let value: f64 = num
             .trim()
@@ -56,8 +58,43 @@ impl std::str::FromStr for Duration {
 
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        d.deserialize_any(DurationVisitor)
+    }
+}
+
+/// Reads the text form, and answers a bare number with how to write it.
+struct DurationVisitor;
+
+impl DurationVisitor {
+    fn bare<E: serde::de::Error>(number: String) -> E {
+        E::custom(format!(
+            "{number} has no unit: write a time as text with its unit, e.g. \"{number} s\" or \
+             \"20 ms\" (units: ms, s, min, h, d)"
+        ))
+    }
+}
+
+impl serde::de::Visitor<'_> for DurationVisitor {
+    type Value = Duration;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a time with its unit, e.g. \"20 ms\" or \"2 h\"")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Duration, E> {
+        v.parse().map_err(E::custom)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Duration, E> {
+        Err(Self::bare(v.to_string()))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Duration, E> {
+        Err(Self::bare(v.to_string()))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Duration, E> {
+        Err(Self::bare(v.to_string()))
     }
 }
 
@@ -70,6 +107,31 @@ mod tests {
         assert_eq!("5 ms".parse::<Duration>().unwrap().seconds, 0.005);
         assert_eq!("2h".parse::<Duration>().unwrap().seconds, 7200.0);
         assert_eq!("1.5 min".parse::<Duration>().unwrap().seconds, 90.0);
+    }
+
+    #[test]
+    fn numbers_may_have_exponents() {
+        assert_eq!("1e6 h".parse::<Duration>().unwrap().seconds, 3.6e9);
+        assert_eq!("2.5e-3s".parse::<Duration>().unwrap().seconds, 2.5e-3);
+        let e = "1e6 parsecs".parse::<Duration>().unwrap_err();
+        assert!(e.contains("unknown time unit 'parsecs'"), "{e}");
+    }
+
+    #[test]
+    fn a_bare_number_is_answered_with_an_example() {
+        #[derive(Debug, serde::Deserialize)]
+        struct T {
+            max_step: Duration,
+        }
+        let e = toml::from_str::<T>("max_step = 0.02").unwrap_err();
+        assert!(
+            e.message().contains("0.02 has no unit") && e.message().contains("\"20 ms\""),
+            "{e}"
+        );
+        let e = toml::from_str::<T>("max_step = 1").unwrap_err();
+        assert!(e.message().contains("\"1 s\""), "{e}");
+        let t: T = toml::from_str("max_step = \"20 ms\"").unwrap();
+        assert_eq!(t.max_step.seconds, 0.02);
     }
 
     #[test]

@@ -5,6 +5,9 @@
 
 pub mod course;
 pub mod duration;
+mod messages;
+mod overrides;
+pub mod template;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,12 +15,13 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::text_position::line_column;
+use crate::text_position::{line_column, utf8_text};
 use thiserror::Error;
 use toml::Spanned;
 
 use crate::devices::{Catalogue, Position, Pump};
 use crate::engine::{BeatSink, EngineSpec, RunResult, RunSettings, SimError};
+use crate::physiology::parameters::display_number;
 use crate::physiology::presets::{self, PRESETS};
 use crate::physiology::{Circulation, Parameters};
 use crate::solver::{Method, SolverSettings};
@@ -268,9 +272,16 @@ pub enum ScenarioError {
 
 /// Reads and validates a scenario file, then applies `--set path=value` overrides.
 pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Read {
-        file: path.display().to_string(),
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| ScenarioError::Read {
+        file: file.clone(),
         reason: e.to_string(),
+    })?;
+    let text = utf8_text(bytes).map_err(|e| ScenarioError::At {
+        file,
+        line: e.line,
+        column: e.column,
+        message: e.to_string(),
     })?;
     parse(&text, Some(path), overrides)
 }
@@ -300,8 +311,8 @@ pub fn parse(
         }
     };
 
-    let raw: ScenarioFile = toml::from_str(text).map_err(|e| {
-        let message = e.message().trim().to_string();
+    let mut raw: ScenarioFile = toml::from_str(text).map_err(|e| {
+        let message = messages::humanize(e.message());
         match e.span() {
             Some(span) => at(span, message),
             None => ScenarioError::Whole {
@@ -311,6 +322,11 @@ pub fn parse(
         }
     })?;
 
+    let parameter_overrides =
+        overrides::apply(&mut raw, overrides).map_err(|message| ScenarioError::Whole {
+            file: name.clone(),
+            message,
+        })?;
     let (preset_name, mut params) = match &raw.patient.preset {
         None => ("normal".to_string(), presets::normal()),
         Some(p) => match presets::preset(p.get_ref()) {
@@ -333,14 +349,10 @@ pub fn parse(
             .set(key.get_ref(), *value.get_ref())
             .map_err(|e| at(key.span(), format!("patient.set: {e}")))?;
     }
-    for o in overrides {
-        let (path, value) = parse_override(o).map_err(|message| ScenarioError::Whole {
-            file: name.clone(),
-            message,
-        })?;
+    for (written, path, value) in parameter_overrides {
         params.set(path, value).map_err(|e| ScenarioError::Whole {
             file: name.clone(),
-            message: format!("--set {o}: {e}"),
+            message: format!("--set {written}: {e}"),
         })?;
     }
     params.validate().map_err(|e| ScenarioError::Whole {
@@ -401,7 +413,10 @@ pub fn parse(
         } else {
             Err(at(
                 span,
-                format!("{key} = {v} is outside the allowed range [{lo}, {hi}]"),
+                format!(
+                    "{key} = {} is outside the allowed range [{lo}, {hi}]",
+                    display_number(v)
+                ),
             ))
         }
     };
@@ -561,18 +576,6 @@ impl Scenario {
     pub fn simulate_into(&self, sink: &mut dyn BeatSink) -> Result<RunResult, SimError> {
         crate::engine::run_spec(self.engine_spec(), self.course.as_ref(), self.seed, sink)
     }
-}
-
-/// Splits "path=value" into its parts.
-fn parse_override(text: &str) -> Result<(&str, f64), String> {
-    let (path, value) = text
-        .split_once('=')
-        .ok_or_else(|| format!("--set {text}: expected PATH=VALUE, e.g. --set lv.ees=0.8"))?;
-    let value: f64 = value
-        .trim()
-        .parse()
-        .map_err(|_| format!("--set {text}: '{}' is not a number", value.trim()))?;
-    Ok((path.trim(), value))
 }
 
 /// SHA-256 (hex) of a scenario's text and its `--set` overrides: the provenance that tells

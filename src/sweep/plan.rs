@@ -13,7 +13,7 @@ use super::spans::{SpanEntry, SpanTable, RECORDED};
 use super::SweepError;
 use crate::physiology::parameters::spec;
 use crate::scenario::{self, Scenario, ScenarioError};
-use crate::text_position::line_column;
+use crate::text_position::{line_column, utf8_text};
 
 /// Largest number of cases a sweep may expand to.
 pub const MAX_CASES: usize = 10_000_000;
@@ -450,10 +450,19 @@ pub(crate) fn scenario_message(e: &ScenarioError) -> String {
 impl SweepPlan {
     /// Reads a scenario file with a `[sweep]` and/or `[cohort]` table.
     pub fn load(path: &Path, overrides: &[String]) -> Result<SweepPlan, SweepError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let file = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| {
             SweepError::Scenario(ScenarioError::Read {
-                file: path.display().to_string(),
+                file: file.clone(),
                 reason: e.to_string(),
+            })
+        })?;
+        let text = utf8_text(bytes).map_err(|e| {
+            SweepError::Scenario(ScenarioError::At {
+                file,
+                line: e.line,
+                column: e.column,
+                message: e.to_string(),
             })
         })?;
         SweepPlan::parse(&text, path, overrides)
@@ -601,10 +610,15 @@ impl SweepPlan {
         for o in overrides {
             if let Some((p, _)) = o.split_once('=') {
                 let p = p.trim();
-                footprints.push((
-                    format!("--set {o}"),
-                    Target::Parameter(p.to_string()).footprint(),
-                ));
+                // --set also takes scenario keys (patient.preset, device, devices.0.p_level).
+                let target = if p == "device" {
+                    Target::Device
+                } else if spec(p).is_ok() {
+                    Target::Parameter(p.to_string())
+                } else {
+                    Target::Path(p.split('.').map(String::from).collect())
+                };
+                footprints.push((format!("--set {o}"), target.footprint()));
             }
         }
         for (i, (a, fa)) in footprints.iter().enumerate() {
@@ -1049,6 +1063,25 @@ mod tests {
         assert_eq!(plan.coordinates(0), (vec![0, 0], 0));
         assert_eq!(plan.coordinates(1), (vec![0, 1], 0));
         assert_eq!(plan.coordinates(5), (vec![2, 1], 0));
+    }
+
+    #[test]
+    fn a_set_of_a_swept_scenario_key_is_refused() {
+        let text = "[[devices]]\nmodel = \"cp\"\np_level = 8\n[sweep]\n\
+                    \"patient.preset\" = [\"scai_b_lv\", \"scai_c_lv\"]\n\
+                    \"devices.0.p_level\" = [2, 4]\n";
+        for set in [
+            "patient.preset=scai_d_lv",
+            "devices.0.p_level=6",
+            "device=cp@6",
+        ] {
+            let e = SweepPlan::parse(text, Path::new("t.toml"), &[set.to_string()])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("change the same scenario key"), "{set}: {e}");
+        }
+        let plan = SweepPlan::parse(text, Path::new("t.toml"), &["lv.ees=0.7".into()]).unwrap();
+        assert_eq!(plan.len(), 4);
     }
 }
 

@@ -8,7 +8,7 @@ use plotters::prelude::*;
 
 use super::draw::{
     draw_axes, labels_width, place_inside, AxesSpec, AxisStyle, DrawResult, Frame, Legend, Mark,
-    Painter, Shape, CHART_DESIGN_PX,
+    Painter, Shape, CHART_DESIGN_PX, MAX_LEGEND_SHARE,
 };
 use super::layout::{axis_auto, axis_tight, decimals_for, series_colour, sig3, step_for, Axis};
 use super::{
@@ -27,6 +27,10 @@ pub struct XyChart<'a> {
     pub y_label: &'a str,
     /// Points are joined in the order given; an empty label has no legend entry.
     pub series: &'a [Curve],
+    /// Names of the x values for a categorical axis (e.g. devices): the point at x = k + 1
+    /// is category k, written under its tick, and the chart has no legend (the axis names
+    /// the points). Empty: a numeric x axis.
+    pub x_categories: &'a [String],
 }
 
 /// Render `chart` and write it to exactly `path` in `format`.
@@ -167,6 +171,20 @@ impl Figure for XyChart<'_> {
                 )));
             }
             scan_points(&s.points, |i| format!("series {:?} point {i}", s.label))?;
+            let n = self.x_categories.len();
+            if n > 0 {
+                if let Some(&(x, _)) = s
+                    .points
+                    .iter()
+                    .find(|&&(x, _)| x.fract() != 0.0 || x < 1.0 || x > n as f64)
+                {
+                    return Err(Invalid::Inconsistent(format!(
+                        "series {:?} has x = {x}, not the number of one of the {n} categories \
+                         (1 to {n})",
+                        s.label
+                    )));
+                }
+            }
         }
         Ok(())
     }
@@ -221,6 +239,7 @@ fn sweep_axis(xs: &[f64], max_intervals: i64) -> Axis {
             hi: hi + pad,
             ticks: distinct,
             decimals,
+            names: Vec::new(),
         };
     }
     axis_tight(lo - pad, hi + pad, max_intervals)
@@ -252,7 +271,11 @@ where
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
             (a.min(v), b.max(v))
         });
-    let x = sweep_axis(&xs, 8);
+    let x = if chart.x_categories.is_empty() {
+        sweep_axis(&xs, 8)
+    } else {
+        Axis::categories(chart.x_categories)
+    };
     let y = axis_auto(ylo, yhi, 8);
 
     let n = chart.series.len();
@@ -262,13 +285,14 @@ where
         .series
         .iter()
         .enumerate()
-        .filter(|(_, s)| !s.label.trim().is_empty())
+        .filter(|(_, s)| chart.x_categories.is_empty() && !s.label.trim().is_empty())
         .map(|(i, s)| {
             let (c, shape) = style(i);
             (s.label.clone(), Mark::LineMarker(c, width, shape))
         })
         .collect();
-    let legend = Legend::new(&p, entries);
+    let mut legend = Legend::new(&p, entries);
+    legend.limit_width(&p, (MAX_LEGEND_SHARE * size.0 as f64) as i32);
     let drawn = |f: &Frame| {
         chart
             .series
@@ -412,6 +436,7 @@ where
             hi: top_tick + 1.0,
             ticks: (0..=(top_tick as i64 + 1)).map(|k| k as f64).collect(),
             decimals: 0,
+            names: Vec::new(),
         };
     }
     let med = median(h.values);

@@ -22,6 +22,10 @@ pub(super) const AXIS_TITLE_PX: f64 = 36.0;
 pub(super) const TICK_PX: f64 = 32.0;
 pub(super) const LEGEND_PX: f64 = 30.0;
 
+/// Widest a legend may be, as a share of the picture's width: longer labels are shortened
+/// rather than shrinking the axes beside it.
+pub(super) const MAX_LEGEND_SHARE: f64 = 0.3;
+
 /// Design size of the single-chart pictures (PV loops, x–y charts, histograms, heat maps):
 /// their text sizes and margins are set at it, and scale with the picture from it.
 pub(super) const CHART_DESIGN_PX: (f64, f64) = (1200.0, 900.0);
@@ -156,6 +160,30 @@ where
             .with_ink(colour)
             .draw(self.root, text, size, anchor, at, Along::Across)
             .map_err(err)
+    }
+
+    /// `text`, or as much of its start as fits in `avail` px followed by "…".
+    pub(super) fn ellipsize(&self, text: &str, size: f64, avail: f64) -> String {
+        if self.text_width(text, size) <= avail {
+            return text.to_string();
+        }
+        let chars: Vec<char> = text.chars().collect();
+        // The longest prefix that fits: widths grow with the prefix, so bisect.
+        let (mut lo, mut hi) = (0, chars.len());
+        let shortened = |n: usize| {
+            let mut s: String = chars[..n].iter().collect::<String>().trim_end().to_string();
+            s.push('…');
+            s
+        };
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            if self.text_width(&shortened(mid), size) <= avail {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        shortened(lo)
     }
 
     /// The largest size up to `size` at which `text` is at most `avail` px long.
@@ -422,22 +450,21 @@ where
     }
     p.polyline(vec![(f.left, f.top), (f.left, f.bottom)], INK, st.line)?;
     p.polyline(vec![(f.left, f.bottom), (f.right, f.bottom)], INK, st.line)?;
-    for (&t, label) in f.x.ticks.iter().zip(f.x.labels()) {
-        let x = f.map_x(t).round() as i32;
+    let xs: Vec<i32> =
+        f.x.ticks
+            .iter()
+            .map(|&t| f.map_x(t).round() as i32)
+            .collect();
+    let (x_size, x_labels) = fit_tick_labels(p, &xs, &f.x.labels(), st.tick_px, &f.x);
+    for (&x, label) in xs.iter().zip(x_labels) {
         p.polyline(
             vec![(x, f.bottom), (x, f.bottom + st.tick_len)],
             INK,
             st.line,
         )?;
-        if spec.x_labels {
+        if let (true, Some(label)) = (spec.x_labels, label) {
             let at = (x, f.bottom + st.tick_len + st.tick_gap);
-            p.text(
-                &label,
-                st.tick_px,
-                (HPos::Center, VPos::Top),
-                at,
-                Along::Across,
-            )?;
+            p.text(&label, x_size, (HPos::Center, VPos::Top), at, Along::Across)?;
         }
     }
     for (&t, label) in f.y.ticks.iter().zip(f.y.labels()) {
@@ -462,6 +489,55 @@ where
     }
     let x = f.left - st.tick_len - st.tick_gap - y_label_w - st.title_gap - st.title_h();
     y_title(p, f, st, spec.y_title, x, spec.y_title_room)
+}
+
+/// x tick labels that do not overlap, for ticks centred at `xs` px: the text size and, per
+/// tick, its label or `None`. Numbers keep `size` and label every k-th tick (the smallest k
+/// that leaves a gap); the names of a categorical `axis` are all written, smaller down to a
+/// floor, then shortened with "…".
+pub(super) fn fit_tick_labels<DB: DrawingBackend>(
+    p: &Painter<DB>,
+    xs: &[i32],
+    labels: &[String],
+    size: f64,
+    axis: &Axis,
+) -> (f64, Vec<Option<String>>)
+where
+    DB::ErrorType: 'static,
+{
+    let gap = p.px(12.0);
+    let spacing = xs
+        .windows(2)
+        .map(|w| (w[1] - w[0]).abs() as f64)
+        .fold(f64::INFINITY, f64::min);
+    if !axis.names.is_empty() {
+        let avail = (spacing - gap).max(p.px(20.0));
+        let floor = (size * 0.6).max(8.0);
+        let mut s = size;
+        while s > floor && labels.iter().any(|l| p.text_width(l, s) > avail) {
+            s -= 1.0;
+        }
+        let shown = labels
+            .iter()
+            .map(|l| Some(p.ellipsize(l, s, avail)))
+            .collect();
+        return (s, shown);
+    }
+    let widths: Vec<f64> = labels.iter().map(|l| p.text_width(l, size)).collect();
+    let clear = |stride: usize| {
+        let shown: Vec<usize> = (0..xs.len()).step_by(stride).collect();
+        shown.windows(2).all(|w| {
+            let (a, b) = (w[0], w[1]);
+            ((xs[b] - xs[a]).abs() as f64) >= (widths[a] + widths[b]) / 2.0 + gap
+        })
+    };
+    let stride = (1..xs.len().max(2)).find(|&k| clear(k)).unwrap_or(xs.len());
+    let shown = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (i % stride == 0).then(|| l.clone()))
+        .collect();
+    (size, shown)
 }
 
 /// Room for a y title beside frame `f`: its height and a little.
@@ -589,6 +665,43 @@ impl Legend {
         self.entries.is_empty()
     }
 
+    /// Wraps labels onto a second line, shortened with "…" beyond it, so the boxed legend
+    /// is at most `max_w` px wide: a legend beside the axes then never squeezes them,
+    /// whatever the labels.
+    pub(super) fn limit_width<DB: DrawingBackend>(&mut self, p: &Painter<DB>, max_w: i32)
+    where
+        DB::ErrorType: 'static,
+    {
+        let avail = (max_w - self.sample - self.sample_gap - 2 * self.margin).max(1) as f64;
+        let size = self.text_px;
+        for (label, _) in &mut self.entries {
+            if p.text_width(label, size) <= avail {
+                continue;
+            }
+            // As many whole words as fit on the first line, the rest on the second.
+            let words: Vec<&str> = label.split_whitespace().collect();
+            let first = (1..=words.len())
+                .take_while(|&n| p.text_width(&words[..n].join(" "), size) <= avail)
+                .last();
+            *label = match first {
+                Some(n) if n < words.len() => format!(
+                    "{}\n{}",
+                    words[..n].join(" "),
+                    p.ellipsize(&words[n..].join(" "), size, avail)
+                ),
+                _ => p.ellipsize(label, size, avail),
+            };
+        }
+    }
+
+    /// Text lines of all entries (a wrapped label has two).
+    fn lines(&self) -> usize {
+        self.entries
+            .iter()
+            .map(|(l, _)| l.split('\n').count())
+            .sum()
+    }
+
     /// Width and height of the boxed legend.
     pub(super) fn box_size<DB: DrawingBackend>(&self, p: &Painter<DB>) -> (i32, i32)
     where
@@ -597,12 +710,13 @@ impl Legend {
         let text_w = self
             .entries
             .iter()
-            .map(|(label, _)| p.text_width(label, self.text_px))
+            .flat_map(|(label, _)| label.split('\n'))
+            .map(|line| p.text_width(line, self.text_px))
             .fold(0.0, f64::max)
             .ceil() as i32;
         (
             text_w + self.sample + self.sample_gap + 2 * self.margin,
-            (self.entries.len() as f64 * self.line_h).round() as i32 + 2 * self.margin,
+            (self.lines() as f64 * self.line_h).round() as i32 + 2 * self.margin,
         )
     }
 
@@ -648,18 +762,23 @@ impl Legend {
         let far = (origin.0 + w, origin.1 + h);
         p.fill_rect(origin, far, WHITE.mix(0.9))?;
         p.frame_rect(origin, far, LEGEND_BORDER, p.pxu(2.0))?;
-        for (k, (label, mark)) in self.entries.iter().enumerate() {
-            let y = origin.1 + self.margin + ((k as f64 + 0.5) * self.line_h).round() as i32;
+        let mut line = 0;
+        for (label, mark) in &self.entries {
+            let y_of =
+                |k: usize| origin.1 + self.margin + ((k as f64 + 0.5) * self.line_h).round() as i32;
             let x = origin.0 + self.margin;
-            self.draw_mark(p, *mark, x, y)?;
-            let at = (x + self.sample + self.sample_gap, y);
-            p.text(
-                label,
-                self.text_px,
-                (HPos::Left, VPos::Center),
-                at,
-                Along::Across,
-            )?;
+            self.draw_mark(p, *mark, x, y_of(line))?;
+            for text in label.split('\n') {
+                let at = (x + self.sample + self.sample_gap, y_of(line));
+                p.text(
+                    text,
+                    self.text_px,
+                    (HPos::Left, VPos::Center),
+                    at,
+                    Along::Across,
+                )?;
+                line += 1;
+            }
         }
         Ok(())
     }

@@ -142,6 +142,7 @@ fn cell_axis(values: &[f64], edges: &[f64], keep_every: usize) -> Axis {
         hi: edges[edges.len() - 1],
         ticks: values.iter().copied().step_by(keep_every.max(1)).collect(),
         decimals,
+        names: Vec::new(),
     }
 }
 

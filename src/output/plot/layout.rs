@@ -11,15 +11,32 @@ pub(super) struct Axis {
     pub ticks: Vec<f64>,
     /// Decimals that show every tick distinctly.
     pub decimals: usize,
+    /// Names written at the ticks instead of their values (a categorical axis: one tick per
+    /// category); empty for a numeric axis.
+    pub names: Vec<String>,
 }
 
 impl Axis {
     /// The tick labels, one per tick.
     pub(super) fn labels(&self) -> Vec<String> {
+        if !self.names.is_empty() {
+            return self.names.clone();
+        }
         self.ticks
             .iter()
             .map(|&t| fixed(t, self.decimals))
             .collect()
+    }
+
+    /// A categorical axis: category k (from 0) at x = k + 1, half a step of room at the ends.
+    pub(super) fn categories(names: &[String]) -> Axis {
+        Axis {
+            lo: 0.5,
+            hi: names.len() as f64 + 0.5,
+            ticks: (1..=names.len()).map(|k| k as f64).collect(),
+            decimals: 0,
+            names: names.to_vec(),
+        }
     }
 }
 
@@ -81,6 +98,7 @@ pub(super) fn axis_tight(min: f64, max: f64, max_intervals: i64) -> Axis {
         hi,
         ticks: (first..=last).map(|k| multiple(k, step)).collect(),
         decimals: decimals_for(step),
+        names: Vec::new(),
     }
 }
 
@@ -108,6 +126,7 @@ pub(super) fn axis_tight_hours(min: f64, max: f64, max_intervals: i64) -> Axis {
                 hi: max,
                 ticks: (first..=last).map(|k| multiple(k, step)).collect(),
                 decimals: 0,
+                names: Vec::new(),
             }
         }
         None => axis_tight(min, max, max_intervals),
@@ -125,6 +144,7 @@ fn nice_ends(lo: f64, hi: f64, max_intervals: i64) -> Axis {
         hi: multiple(last, step),
         ticks: (first..=last).map(|k| multiple(k, step)).collect(),
         decimals: decimals_for(step),
+        names: Vec::new(),
     }
 }
 

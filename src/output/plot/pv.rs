@@ -8,7 +8,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::draw::{
-    place_inside, Legend, Mark, Painter, Shape, AXIS_TITLE_PX, CHART_DESIGN_PX, TICK_PX,
+    fit_tick_labels, place_inside, Legend, Mark, Painter, Shape, AXIS_TITLE_PX, CHART_DESIGN_PX,
+    MAX_LEGEND_SHARE, TICK_PX,
 };
 use super::layout::{axis_for, clip_polyline, ramp_colour, thin, GRID, INK};
 use super::text::{Along, FONT_FAMILY};
@@ -247,6 +248,7 @@ where
         legend.text_px = p.px(26.0);
         legend.line_h = 1.25 * legend.text_px;
     }
+    legend.limit_width(&p, (MAX_LEGEND_SHARE * size.0 as f64) as i32);
     let (box_w, box_h) = legend.box_size(&p);
 
     // Room for tick labels and axis titles, which are set here (not by
@@ -332,10 +334,17 @@ where
 
     let (xr, yr) = chart.plotting_area().get_pixel_range();
     let spec = chart.as_coord_spec().clone();
-    for (&t, label) in x_axis.ticks.iter().zip(&x_labels) {
-        let (x, _) = spec.translate(&(t, y0));
-        let at = (x, yr.end + tick_len + tick_gap);
-        p.text(label, tick_px, (HPos::Center, VPos::Top), at, Along::Across)?;
+    let xs: Vec<i32> = x_axis
+        .ticks
+        .iter()
+        .map(|&t| spec.translate(&(t, y0)).0)
+        .collect();
+    let (x_size, shown) = fit_tick_labels(&p, &xs, &x_labels, tick_px, &x_axis);
+    for (&x, label) in xs.iter().zip(shown) {
+        if let Some(label) = label {
+            let at = (x, yr.end + tick_len + tick_gap);
+            p.text(&label, x_size, (HPos::Center, VPos::Top), at, Along::Across)?;
+        }
     }
     for (&t, label) in y_axis.ticks.iter().zip(&y_labels) {
         let (_, y) = spec.translate(&(x0, t));
