@@ -221,3 +221,64 @@ fn the_engine_steps_applies_actions_and_saves_its_state() {
     assert_eq!(b1, b2);
     assert_eq!(again.pumps()[0].p_level(), 2);
 }
+
+#[test]
+fn a_course_ends_on_its_duration_with_its_report_beats_integrated_in_a_row() {
+    let r = scenario(
+        "[patient]\npreset = \"scai_c_lv\"\n[[devices]]\nmodel = \"cp\"\np_level = 8\n\
+         [output]\npv_loop = \"none\"\n[course]\nduration = \"30 h\"\n",
+    )
+    .simulate()
+    .unwrap();
+    // Fast-forward skipped most of it, but not past the end and not among the report beats.
+    assert!(r.beats.iter().any(|b| b.fast_forwarded > 1000));
+    assert!(
+        (r.duration() - 30.0 * 3600.0).abs() < 1e-6,
+        "ends at {} s",
+        r.duration()
+    );
+    let report = r.report_beats();
+    assert_eq!(report.len(), 5);
+    assert!(report.iter().all(|b| b.fast_forwarded == 0));
+    for w in report.windows(2) {
+        assert!((w[0].clock.t_start + w[0].clock.period - w[1].clock.t_start).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn the_timeseries_holds_the_report_beats_unless_asked_for_all() {
+    let rows = |output: &str| -> (usize, Vec<String>) {
+        let sc = scenario(&format!("[output]\npv_loop = \"none\"\n{output}"));
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        let (r, _) = impella_sim::output::simulate_and_write(&out, &sc).unwrap();
+        let text = std::fs::read_to_string(out.join("timeseries.csv")).unwrap_or_default();
+        let second = text.lines().nth(1).unwrap_or("").to_string();
+        let beats = r.beats.len();
+        let cells = second.split(',').map(String::from).collect();
+        (
+            text.lines().count().saturating_sub(1) * 1000 / beats.max(1),
+            cells,
+        )
+    };
+    // Default: the 5 report beats only (about 5 × 800 rows of a run of ~40 beats).
+    let (per_kilobeat_report, _) = rows("");
+    let (per_kilobeat_all, full) = rows("timeseries = \"all\"\n");
+    assert!(
+        per_kilobeat_all > 5 * per_kilobeat_report,
+        "{per_kilobeat_all} vs {per_kilobeat_report}"
+    );
+    let (none, _) = rows("timeseries = \"none\"\n");
+    assert_eq!(none, 0);
+    let (_, short) = rows("timeseries = \"all\"\ntimeseries_digits = 4\n");
+    // The same row, each value (after t) rounded to 4 significant digits.
+    for (a, b) in full.iter().zip(&short).skip(1) {
+        let (a, b): (f64, f64) = (a.parse().unwrap(), b.parse().unwrap());
+        assert!((a - b).abs() <= 5e-4 * a.abs() + 1e-12, "{a} vs {b}");
+        assert!(b.abs() < 1e-300 || format!("{:e}", b.abs()).split('e').next().unwrap().len() <= 5);
+    }
+    let err = impella_sim::scenario::parse("[output]\ntimeseries = \"some\"\n", None, &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("report") && err.contains(":2:"), "{err}");
+}

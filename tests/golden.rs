@@ -170,7 +170,7 @@ fn run_case(path: &str) -> Result<(), String> {
         let mut sc = scenario::load(Path::new(path), &[]).map_err(|e| e.to_string())?;
         // The golden files do not depend on pictures or the timeseries: skip their cost.
         sc.pv_loop = PictureFormats::None;
-        sc.timeseries_stride = None;
+        sc.timeseries.extent = scenario::TimeseriesExtent::None;
         let result = sc.simulate().map_err(|e| e.to_string())?;
         impella_sim::output::write_run(&out, &sc, &result).map_err(|e| e.to_string())?;
         check(stem, &out, &["summary.json", "beats.csv", "events.csv"])

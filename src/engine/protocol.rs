@@ -448,7 +448,10 @@ pub fn run_course<I: Integrator>(
     engine.restart_clock();
     let settings = *engine.settings();
     let mut course = CourseRun::new(plan, seed);
-    while engine.time() < plan.duration_s - super::EPS_S {
+    // Course time is a sum of beat periods: over days its rounding exceeds EPS_S, and a beat
+    // starting a few nanoseconds before the end would run a whole period past it.
+    let end = plan.duration_s - super::EPS_S.max(plan.duration_s * 1e-12);
+    while engine.time() < end {
         let actions_before = engine.controls().actions_recorded();
         let mut beat = engine.advance_beat_with(&mut course)?;
         let t = engine.time();
@@ -463,8 +466,17 @@ pub fn run_course<I: Integrator>(
             && !course.building_up()
             && beat.change < FAST_FORWARD_TOLERANCE_FACTOR * settings.steady_tolerance;
         if quiet {
-            let next = course.next_due().min(plan.duration_s);
-            let skip = ((next - t) / beat.clock.period).floor() as i64 - 1;
+            // Up to one beat before the next action; before the end, up to the report beats,
+            // so that the beats the summary averages and the waveforms show are integrated
+            // one after the other.
+            let next = course.next_due();
+            let keep = if next < plan.duration_s {
+                1
+            } else {
+                settings.report_beats.max(1) as i64
+            };
+            let next = next.min(plan.duration_s);
+            let skip = ((next - t) / beat.clock.period).floor() as i64 - keep;
             if skip >= 1 {
                 engine.skip_beats(skip as usize, beat.clock.period);
                 beat.fast_forwarded = skip as usize;

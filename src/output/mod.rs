@@ -16,7 +16,7 @@ use crate::analysis::BeatMetrics;
 use crate::engine::{Beat, BeatSink, RunResult};
 use crate::physiology::elements::edpvr;
 use crate::physiology::{Hemodynamics, Slot};
-use crate::scenario::{PictureFormats, PvChamber, Scenario};
+use crate::scenario::{PictureFormats, PvChamber, Scenario, TimeseriesExtent};
 use atomic::StagedDir;
 use plot::{Curve, EventMarker, ImageFormat, Panel, PvLoop, PvPlot, Series, StackedPlot};
 
@@ -170,12 +170,15 @@ impl RunWriter {
     /// Opens the outputs of `scenario` in `dir`.
     pub fn begin(dir: &Path, scenario: &Scenario) -> Result<Self, OutputError> {
         let mut staged = StagedDir::new(dir).map_err(io_err(dir))?;
-        let timeseries = match scenario.timeseries_stride {
-            Some(stride) => Some(TimeseriesSink::create(
+        let ts = scenario.timeseries;
+        let timeseries = match ts.extent {
+            TimeseriesExtent::None => None,
+            extent => Some(TimeseriesSink::create(
                 &staged.path("timeseries.csv"),
-                stride,
+                ts.stride,
+                ts.digits,
+                extent == TimeseriesExtent::All,
             )?),
-            None => None,
         };
         Ok(RunWriter {
             dir: dir.to_path_buf(),
@@ -202,7 +205,12 @@ impl RunWriter {
         write_events(&events_path, result)?;
         written.push(dir.join("events.csv"));
 
-        if let Some(ts) = self.timeseries.take() {
+        if let Some(mut ts) = self.timeseries.take() {
+            if !ts.streaming {
+                for b in result.report_beats() {
+                    ts.write_beat(b);
+                }
+            }
             ts.finish()?;
             written.push(dir.join("timeseries.csv"));
         }
@@ -293,6 +301,10 @@ struct TimeseriesSink {
     path: PathBuf,
     w: csv::Writer<std::fs::File>,
     stride: usize,
+    /// Significant digits of the values (None: round-trip).
+    digits: Option<u8>,
+    /// Written beat by beat as the run goes (every beat); otherwise the report beats at the end.
+    streaming: bool,
     row: Vec<f64>,
     /// The last sample of the last beat, if it falls on the stride: written by `finish`.
     tail: Option<Vec<f64>>,
@@ -301,7 +313,12 @@ struct TimeseriesSink {
 }
 
 impl TimeseriesSink {
-    fn create(path: &Path, stride: usize) -> Result<Self, OutputError> {
+    fn create(
+        path: &Path,
+        stride: usize,
+        digits: Option<u8>,
+        streaming: bool,
+    ) -> Result<Self, OutputError> {
         let mut w = csv::Writer::from_path(path).map_err(csv_err(path))?;
         let mut header = vec!["t_s"];
         header.extend(Slot::ALL.iter().map(|s| s.name()));
@@ -311,17 +328,28 @@ impl TimeseriesSink {
             path: path.to_path_buf(),
             w,
             stride,
+            digits,
+            streaming,
             row: Vec::with_capacity(header.len()),
             tail: None,
             error: None,
         })
     }
 
-    fn fill(row: &mut Vec<f64>, b: &Beat, t: f64, y: &crate::physiology::State) {
+    fn fill(&self, row: &mut Vec<f64>, b: &Beat, t: f64, y: &crate::physiology::State) {
         row.clear();
         row.push(t);
         row.extend(y.iter());
         row.extend(b.model.hemodynamics(&b.clock, t, y).values());
+        if let Some(d) = self.digits {
+            // Rounded to d significant digits; written in the shortest form that reads back
+            // as the rounded value.
+            for v in row.iter_mut().skip(1) {
+                *v = format!("{:.*e}", usize::from(d) - 1, *v)
+                    .parse()
+                    .unwrap_or(*v);
+            }
+        }
     }
 
     fn finish(mut self) -> Result<(), OutputError> {
@@ -335,25 +363,35 @@ impl TimeseriesSink {
     }
 }
 
-impl BeatSink for TimeseriesSink {
-    fn beat(&mut self, b: &Beat) {
+impl TimeseriesSink {
+    fn write_beat(&mut self, b: &Beat) {
         if self.error.is_some() || b.samples.is_empty() {
             return;
         }
         let last = b.samples.len() - 1;
+        let mut row = std::mem::take(&mut self.row);
         for (t, y) in b.samples[..last].iter().step_by(self.stride) {
-            Self::fill(&mut self.row, b, *t, y);
-            if let Err(e) = self.w.serialize(&self.row) {
+            self.fill(&mut row, b, *t, y);
+            if let Err(e) = self.w.serialize(&row) {
                 self.error = Some(csv_err(&self.path)(e));
                 return;
             }
         }
+        self.row = row;
         self.tail = (last % self.stride == 0).then(|| {
             let (t, y) = &b.samples[last];
             let mut row = Vec::with_capacity(self.row.len());
-            Self::fill(&mut row, b, *t, y);
+            self.fill(&mut row, b, *t, y);
             row
         });
+    }
+}
+
+impl BeatSink for TimeseriesSink {
+    fn beat(&mut self, b: &Beat) {
+        if self.streaming {
+            self.write_beat(b);
+        }
     }
 }
 
@@ -589,7 +627,19 @@ fn write_waveform_picture(
     r: &RunResult,
     format: ImageFormat,
 ) -> Result<(), OutputError> {
-    let beats = r.report_beats();
+    // The report beats that follow one another (none skipped between them by fast-forward).
+    let report = r.report_beats();
+    let first = report
+        .iter()
+        .rposition(|b| b.fast_forwarded > 0)
+        .filter(|&i| i + 1 < report.len())
+        .map_or(0, |i| i + 1);
+    let beats = &report[first..];
+    // A course is drawn in seconds from the first beat shown (its course time in the title).
+    let t0 = match scenario.course {
+        Some(_) => beats.first().map_or(0.0, |b| b.clock.t_start),
+        None => 0.0,
+    };
     let mut points: Vec<(
         f64,
         crate::physiology::Hemodynamics,
@@ -598,7 +648,7 @@ fn write_waveform_picture(
     for b in beats {
         let n = b.samples.len();
         for (t, y) in &b.samples[..n.saturating_sub(1)] {
-            points.push((*t, b.model.hemodynamics(&b.clock, *t, y), *y));
+            points.push((*t - t0, b.model.hemodynamics(&b.clock, *t, y), *y));
         }
     }
     let series = |label: &str, f: &dyn Fn(&crate::physiology::Hemodynamics) -> f64| {
@@ -641,16 +691,24 @@ fn write_waveform_picture(
             .with_right_axis("Torque (mN·m)"),
         );
     }
-    let (t0, t1) = (
+    let (t_first, t_last) = (
         points.first().map_or(0.0, |p| p.0),
         points.last().map_or(0.0, |p| p.0),
     );
     let events: Vec<EventMarker> = r
         .alarms()
-        .filter(|e| e.t_s >= t0 && e.t_s <= t1)
-        .filter_map(|e| Some(EventMarker::new(e.t_s, format!("{:?}", e.alarm()?.1))))
+        .filter(|e| e.t_s - t0 >= t_first && e.t_s - t0 <= t_last)
+        .filter_map(|e| Some(EventMarker::new(e.t_s - t0, format!("{:?}", e.alarm()?.1))))
         .collect();
-    let title = format!("{}: last {} beats", scenario.title, beats.len());
+    let title = match scenario.course {
+        Some(_) => format!(
+            "{}: last {} beats, from {:.2} h",
+            scenario.title,
+            beats.len(),
+            t0 / 3600.0
+        ),
+        None => format!("{}: last {} beats", scenario.title, beats.len()),
+    };
     plot::write_waveforms(
         path,
         &StackedPlot {

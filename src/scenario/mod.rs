@@ -148,13 +148,68 @@ pub enum PictureFormats {
 pub struct OutputSection {
     /// Interval between timeseries rows; a whole multiple of the solver's sample interval.
     pub timeseries_every: Spanned<Duration>,
-    /// Write timeseries.csv (default: yes for a plain run, no for a course, whose every
+    /// Which beats timeseries.csv holds: "report" (default), "all" or "none" (`true` and
+    /// `false` mean "all" and "none").
     /// integrated sample would otherwise be held in memory).
-    pub timeseries: Option<bool>,
+    pub timeseries: TimeseriesExtent,
+    /// Significant digits of timeseries values (1–17; default: as many as round-trip).
+    pub timeseries_digits: Option<Spanned<u8>>,
     /// PV-loop picture formats.
     pub pv_loop: PictureFormats,
     /// Chambers with a PV-loop picture ("lv", "rv", "la", "ra").
     pub pv_chambers: Vec<Spanned<String>>,
+}
+
+/// Which beats timeseries.csv holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeseriesExtent {
+    /// The report beats (those the summary averages): what a user reads, and what the
+    /// report's and overlay's PV loops need.
+    Report,
+    /// Every beat of the run, written as it goes (for a plain run, from the start-up transient
+    /// on; for a course, its integrated beats).
+    All,
+    None,
+}
+
+impl<'de> Deserialize<'de> for TimeseriesExtent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = TimeseriesExtent;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"report\", \"all\" or \"none\" (or true = all, false = none)")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<TimeseriesExtent, E> {
+                Ok(if v {
+                    TimeseriesExtent::All
+                } else {
+                    TimeseriesExtent::None
+                })
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<TimeseriesExtent, E> {
+                match v {
+                    "report" => Ok(TimeseriesExtent::Report),
+                    "all" => Ok(TimeseriesExtent::All),
+                    "none" => Ok(TimeseriesExtent::None),
+                    _ => Err(E::custom(format!(
+                        "unknown value '{v}'; allowed: \"report\", \"all\", \"none\" (or true, false)"
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// What timeseries.csv holds and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeseries {
+    pub extent: TimeseriesExtent,
+    /// Every k-th sample.
+    pub stride: usize,
+    /// Significant digits (None: as many as round-trip).
+    pub digits: Option<u8>,
 }
 
 /// A chamber whose pressure–volume loop is drawn.
@@ -189,7 +244,8 @@ impl Default for OutputSection {
     fn default() -> Self {
         OutputSection {
             timeseries_every: Spanned::new(0..0, Duration { seconds: 1e-3 }),
-            timeseries: None,
+            timeseries: TimeseriesExtent::Report,
+            timeseries_digits: None,
             pv_loop: PictureFormats::Png,
             pv_chambers: vec![Spanned::new(0..0, "lv".to_string())],
         }
@@ -238,8 +294,8 @@ pub struct Scenario {
     pub course: Option<crate::engine::protocol::Course>,
     pub run: RunSettings,
     pub solver: SolverSettings,
-    /// Write every k-th sample to timeseries.csv (None: no timeseries).
-    pub timeseries_stride: Option<usize>,
+    /// What timeseries.csv holds.
+    pub timeseries: Timeseries,
     pub pv_loop: PictureFormats,
     pub pv_chambers: Vec<PvChamber>,
     pub provenance: Provenance,
@@ -476,7 +532,6 @@ pub fn parse(
     )?;
 
     let o = &raw.output;
-    let timeseries = o.timeseries.unwrap_or(course.is_none());
     let mut pv_chambers = Vec::new();
     for c in &o.pv_chambers {
         let chamber = PvChamber::NAMES
@@ -508,6 +563,19 @@ pub fn parse(
         ));
     }
 
+    let digits = match &o.timeseries_digits {
+        Some(d) if !(1..=17).contains(d.get_ref()) => {
+            return Err(at(
+                d.span(),
+                format!(
+                    "output.timeseries_digits = {}: allowed 1 to 17 significant digits",
+                    d.get_ref()
+                ),
+            ))
+        }
+        d => d.as_ref().map(|d| *d.get_ref()),
+    };
+
     let sha256 = provenance_sha256(text, overrides);
 
     Ok(Scenario {
@@ -537,7 +605,11 @@ pub fn parse(
             atol,
             h_max: s.max_step.get_ref().seconds,
         },
-        timeseries_stride: timeseries.then_some(stride as usize),
+        timeseries: Timeseries {
+            extent: o.timeseries,
+            stride: stride as usize,
+            digits,
+        },
         pv_loop: o.pv_loop,
         pv_chambers,
         provenance: Provenance {
