@@ -282,3 +282,23 @@ fn the_timeseries_holds_the_report_beats_unless_asked_for_all() {
         .to_string();
     assert!(err.contains("report") && err.contains(":2:"), "{err}");
 }
+
+#[test]
+fn provenance_names_the_build_and_the_model_version() {
+    let sc = scenario("[output]\npv_loop = \"none\"\ntimeseries = \"none\"\n");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    impella_sim::output::simulate_and_write(&out, &sc).unwrap();
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let commit = s["provenance"]["git_commit"].as_str().unwrap();
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 12 && commit.chars().all(|c| c.is_ascii_hexdigit())),
+        "{commit}"
+    );
+    assert_eq!(
+        s["provenance"]["model_version"],
+        impella_sim::engine::MODEL_VERSION
+    );
+}

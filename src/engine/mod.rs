@@ -36,6 +36,14 @@ pub use action::{Action, Complication, LevelChange};
 pub use event::{Cause, Event, EventKind};
 use process::{DrugEffect, Infusion, Process, Ramp, Replaces, Stage};
 
+/// Version of the model's equations and default parameters: raised whenever a model change
+/// moves the golden outputs (not for refactors, speed work or new outputs), so two results
+/// with the same version come from the same physiology.
+pub const MODEL_VERSION: u32 = 1;
+
+/// The commit the crate was built from ("unknown" outside a git checkout; build.rs).
+pub const GIT_COMMIT: &str = env!("IMPELLA_SIM_GIT_COMMIT");
+
 /// How long to run and what to keep.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RunSettings {

@@ -131,6 +131,10 @@ struct SteadyJson {
 #[derive(Serialize)]
 struct ProvenanceJson<'a> {
     crate_version: &'a str,
+    /// The commit the binary was built from ("unknown" outside a git checkout).
+    git_commit: &'a str,
+    /// [`crate::engine::MODEL_VERSION`].
+    model_version: u32,
     scenario_file: Option<String>,
     scenario_sha256: &'a str,
     overrides: &'a [String],
@@ -437,6 +441,8 @@ fn write_summary(path: &Path, scenario: &Scenario, r: &RunResult) -> Result<(), 
         },
         provenance: ProvenanceJson {
             crate_version: env!("CARGO_PKG_VERSION"),
+            git_commit: crate::engine::GIT_COMMIT,
+            model_version: crate::engine::MODEL_VERSION,
             scenario_file: scenario
                 .provenance
                 .file
