@@ -690,7 +690,28 @@ impl<I: Integrator> Engine<I> {
             .pumps
             .iter()
             .try_fold(Circulation::new(spec.params), |m, p| m.with_pump(p.clone()))?;
-        Ok(Engine {
+        Ok(Engine::assemble(spec, model, integrator))
+    }
+
+    /// An engine for an assembled model (with its pumps and infusion), at static equilibrium.
+    pub fn for_model(
+        circ: Circulation,
+        settings: &RunSettings,
+        integrator: I,
+    ) -> Result<Self, SimError> {
+        circ.parameters().validate()?;
+        let spec = EngineSpec {
+            params: *circ.parameters(),
+            pumps: circ.pumps().map(|c| c.pump.clone()).collect(),
+            solver: integrator.settings(),
+            run: *settings,
+        };
+        // The model as given (with its infusion, which is no process of the engine's).
+        Ok(Engine::assemble(spec, circ, integrator))
+    }
+
+    fn assemble(spec: EngineSpec, model: Circulation, integrator: I) -> Self {
+        Engine {
             integrator,
             settings: spec.run,
             controls: Controls {
@@ -706,25 +727,7 @@ impl<I: Integrator> Engine<I> {
             net_fluid_ml: 0.0,
             steady: None,
             last: None,
-        })
-    }
-
-    /// An engine for an assembled model (with its pumps and infusion), at static equilibrium.
-    pub fn for_model(
-        circ: Circulation,
-        settings: &RunSettings,
-        integrator: I,
-    ) -> Result<Self, SimError> {
-        let spec = EngineSpec {
-            params: *circ.parameters(),
-            pumps: circ.pumps().map(|c| c.pump.clone()).collect(),
-            solver: integrator.settings(),
-            run: *settings,
-        };
-        let mut e = Engine::with_integrator(spec, integrator)?;
-        // The model as given (with its infusion, which is no process of the engine's).
-        e.model = Arc::new(circ);
-        Ok(e)
+        }
     }
 
     /// Runs to periodic steady state (or `max_beats`), each beat to `sink`. Console alarms
