@@ -26,6 +26,8 @@
 
 pub mod analysis;
 pub mod devices;
+// The engine is the library's front door: every public item is documented.
+#[warn(missing_docs)]
 pub mod engine;
 mod exp;
 pub mod output;

@@ -31,6 +31,7 @@ impl Complication {
         (Complication::Malposition, "malposition", 8.7e-4),
     ];
 
+    /// Its key in scenarios and outputs ("bleeding").
     pub fn name(self) -> &'static str {
         Complication::ALL
             .iter()
@@ -42,7 +43,9 @@ impl Complication {
 /// A P-level change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LevelChange {
+    /// To this level (clamped to the device's levels).
     To(u8),
+    /// Up (positive) or down by this many levels (clamped).
     By(i8),
 }
 
@@ -51,23 +54,39 @@ pub enum LevelChange {
 pub enum Action {
     /// Step parameters (registry paths) to values.
     Set(Vec<(String, f64)>),
+    /// Ramp parameters linearly from their current values to targets.
     Ramp {
+        /// (registry path, target value).
         targets: Vec<(String, f64)>,
+        /// Duration of the ramp, s.
         over_s: f64,
     },
+    /// Change a device's P-level.
     PLevel {
+        /// Catalogue id of the device (None: the first device in place).
         device: Option<String>,
+        /// To a level, or by a number of levels.
         change: LevelChange,
     },
+    /// Put a device in (its side must be free).
     AddDevice(Pump),
+    /// Take the device with this catalogue id out.
     RemoveDevice(String),
+    /// Replace the device on the new device's side (escalation).
     SwitchDevice(Pump),
+    /// Give fluid (positive) or lose blood (negative) at a constant rate into the systemic
+    /// veins.
     Fluid {
+        /// Volume, mL.
         volume_ml: f64,
+        /// Over this time, s.
         over_s: f64,
     },
+    /// Set a drug's dose (0 stops it).
     Drug {
+        /// Which drug.
         drug: Drug,
+        /// Dose, µg/kg/min.
         dose: f64,
     },
     /// Start the weaning protocol (a course's schedule acts on it).
@@ -77,4 +96,5 @@ pub enum Action {
 /// Blood lost in a bleeding complication, mL, and over how long, s [estimate: a
 /// transfusion-requiring (GUSTO moderate) bleed].
 pub const BLEED_ML: f64 = 500.0;
+/// Duration of a bleeding complication's loss, s.
 pub const BLEED_S: f64 = 3600.0;

@@ -60,83 +60,115 @@ impl Cause {
 pub enum EventKind {
     /// Parameters stepped to new values.
     Set {
+        /// (registry path, value).
         values: Vec<(String, f64)>,
     },
     /// Parameters ramped linearly to targets over a duration.
     Ramp {
+        /// (registry path, target value).
         targets: Vec<(String, f64)>,
+        /// Duration, s.
         over_s: f64,
     },
     /// A device's P-level changed.
     PLevel {
+        /// Catalogue id.
         device: String,
+        /// Level before.
         from: u8,
+        /// Level after.
         to: u8,
     },
     /// A P-level change addressed a device that is not in place.
     PLevelSkipped {
+        /// The device asked for.
         device: Option<String>,
     },
+    /// A device was put in.
     DeviceAdded {
+        /// Catalogue id.
         device: String,
+        /// Its level.
         p_level: u8,
     },
+    /// A device was taken out.
     DeviceRemoved {
+        /// Catalogue id.
         device: String,
     },
     /// The devices on one side replaced by another (escalation).
     DeviceSwitched {
+        /// Catalogue ids of the devices taken out.
         from: Vec<String>,
+        /// Catalogue id of the device put in.
         to: String,
+        /// Its level.
         p_level: u8,
     },
     /// Fluid given (positive) or lost (negative) at a constant rate.
     Fluid {
+        /// Volume, mL.
         volume_ml: f64,
+        /// Over this time, s.
         over_s: f64,
     },
-    /// The total infusion rate changed because an infusion ended, mL/s.
+    /// The total infusion rate changed because an infusion ended.
     InfusionRate {
+        /// Total rate before, mL/s.
         from_ml_s: f64,
+        /// Total rate after, mL/s.
         to_ml_s: f64,
     },
-    /// A drug's dose set (0 stops it), µg/kg/min.
+    /// A drug's dose set (0 stops it).
     Drug {
+        /// Which drug.
         drug: Drug,
+        /// Dose, µg/kg/min.
         dose: f64,
     },
-    /// A trigger's condition held long enough: the metric (index into
-    /// [`BeatMetrics::NAMES`]) and its value in the beat that completed it.
+    /// A trigger's condition held long enough.
     TriggerFired {
+        /// Index into [`BeatMetrics::NAMES`].
         metric: usize,
+        /// Its value in the beat that completed the condition.
         value: f64,
     },
+    /// The weaning protocol started.
     WeaningStarted,
-    /// All weaning criteria met at this level.
+    /// All weaning criteria met.
     WeaningCriteriaMet {
+        /// The device's level.
         level: u8,
     },
-    /// A weaning criterion failed at this level.
+    /// A weaning criterion failed.
     WeaningCriterionFailed {
+        /// The device's level.
         level: u8,
+        /// The first criterion not met.
         criterion: Criterion,
     },
-    /// Weaning ended with the patient weaned at this level.
+    /// Weaning ended with the patient weaned.
     Weaned {
+        /// The device's level.
         level: u8,
     },
-    /// Weaning was abandoned at this level.
+    /// Weaning was abandoned.
     WeaningFailed {
+        /// The device's level.
         level: u8,
     },
-    /// A complication occurred; `device` is the device it struck, if any was in place.
+    /// A complication occurred.
     Complication {
+        /// Which complication.
         complication: Complication,
+        /// Catalogue id of the device it struck, if one was in place.
         device: Option<String>,
     },
     /// A console alarm's onset on a device.
     Alarm {
+        /// Catalogue id.
         device: String,
+        /// Which alarm.
         alarm: Alarm,
     },
 }
@@ -146,7 +178,9 @@ pub enum EventKind {
 pub struct Event {
     /// Course time (or run time before a course), s.
     pub t_s: f64,
+    /// Why it happened.
     pub cause: Cause,
+    /// What happened.
     pub what: EventKind,
 }
 

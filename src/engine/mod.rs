@@ -81,18 +81,31 @@ impl Default for RunSettings {
 /// Why a run failed.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum SimError {
+    /// A parameter outside its range.
     #[error(transparent)]
     Parameter(#[from] ParameterError),
+    /// The integrator failed.
     #[error(transparent)]
     Solver(#[from] SolverError),
+    /// A state became NaN or infinite (`slot`, at `t` s).
     #[error("the state became non-finite ({slot}) at t = {t:.3} s: the parameters give an unstable or unphysical circulation")]
-    NonFinite { slot: &'static str, t: f64 },
-    #[error("{slot} became negative ({value:.2} mL) at t = {t:.3} s: the parameters drain a compartment completely")]
-    NegativeVolume {
+    NonFinite {
+        /// The state's name.
         slot: &'static str,
-        value: f64,
+        /// Time, s.
         t: f64,
     },
+    /// A volume became negative.
+    #[error("{slot} became negative ({value:.2} mL) at t = {t:.3} s: the parameters drain a compartment completely")]
+    NegativeVolume {
+        /// The state's name.
+        slot: &'static str,
+        /// Its value, mL.
+        value: f64,
+        /// Time, s.
+        t: f64,
+    },
+    /// A device cannot be placed (its side taken, a position it cannot have).
     #[error("device placement: {0}")]
     Coupling(#[from] crate::physiology::circulation::CouplingError),
 }
@@ -111,7 +124,9 @@ pub struct SteadyState {
 /// One simulated beat: its clock, metrics, samples and the model it ran on.
 #[derive(Debug, Clone)]
 pub struct Beat {
+    /// Onset, period and timing of the beat.
     pub clock: BeatClock,
+    /// What the beat measured.
     pub metrics: BeatMetrics,
     /// Samples from onset to the next onset, both included (empty once a [`Recorder`] has
     /// dropped them, see [`RunSettings::keep_all_samples`]).
@@ -127,6 +142,7 @@ pub struct Beat {
 
 /// Receives each beat as the engine finishes it (outputs, recorders, live views).
 pub trait BeatSink {
+    /// The beat, lent.
     fn beat(&mut self, beat: &Beat);
 
     /// The beat, handed over: a sink that keeps beats takes it without copying its samples.
@@ -167,12 +183,14 @@ impl BeatSink for Tee<'_> {
 /// samples of the last `report_beats` (or of all, with `keep_all_samples`).
 #[derive(Debug, Clone)]
 pub struct Recorder {
+    /// The beats so far.
     pub beats: Vec<Beat>,
     keep_all_samples: bool,
     report_beats: usize,
 }
 
 impl Recorder {
+    /// A recorder that keeps samples as `settings` says.
     pub fn new(settings: &RunSettings) -> Self {
         Recorder {
             beats: Vec::new(),
@@ -201,7 +219,10 @@ impl BeatSink for Recorder {
 /// Everything a run produced.
 #[derive(Debug, Clone)]
 pub struct RunResult {
+    /// Every reported beat (its samples only for the report beats unless
+    /// `keep_all_samples`).
     pub beats: Vec<Beat>,
+    /// Whether and when steady state was reached (a course: before it started).
     pub steady: SteadyState,
     /// Mean metrics over the last `report_beats` beats.
     pub report: BeatMetrics,
@@ -217,7 +238,9 @@ pub struct RunResult {
     pub final_state: State,
     /// The model at the end of the run.
     pub final_model: Arc<Circulation>,
+    /// The integrator's work over the run.
     pub stats: SolverStats,
+    /// The settings it ran with.
     pub settings: RunSettings,
 }
 
@@ -259,7 +282,9 @@ pub const RECENT_BEATS: usize = 10;
 
 /// The model during one beat, as an ODE system.
 pub struct BeatSystem<'a> {
+    /// The model.
     pub circ: &'a Circulation,
+    /// The beat's clock.
     pub clock: BeatClock,
 }
 
@@ -310,7 +335,9 @@ pub struct EngineSpec {
     pub params: Parameters,
     /// Devices in place at the start, in order.
     pub pumps: Vec<Pump>,
+    /// Integrator and tolerances.
     pub solver: SolverSettings,
+    /// Steady state, report beats, sampling, fast-forward.
     pub run: RunSettings,
 }
 
@@ -650,6 +677,7 @@ impl Schedule for Unscheduled {
 /// How far to advance.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Advance {
+    /// This many beats.
     Beats(usize),
     /// Whole beats until at least this much time has passed, s.
     Seconds(f64),
@@ -936,10 +964,12 @@ impl<I: Integrator> Engine<I> {
         self.net_fluid_ml
     }
 
+    /// The run settings.
     pub fn settings(&self) -> &RunSettings {
         &self.settings
     }
 
+    /// The integrator's work so far.
     pub fn stats(&self) -> SolverStats {
         self.integrator.stats()
     }

@@ -90,9 +90,13 @@ pub enum Replaces<'a> {
 pub struct Ramp {
     /// Registry path of the parameter.
     pub path: &'static str,
+    /// Value at the start.
     pub from: f64,
+    /// Value at the end.
     pub to: f64,
+    /// Start, s.
     pub t0_s: f64,
+    /// End, s.
     pub t1_s: f64,
 }
 
@@ -140,7 +144,9 @@ impl Process for Ramp {
 /// pharmacokinetics; docs/parameters.md, "Drugs").
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DrugEffect {
+    /// Which drug.
     pub drug: Drug,
+    /// Dose, µg/kg/min.
     pub dose: f64,
 }
 
@@ -169,7 +175,9 @@ impl Process for DrugEffect {
 /// Fluid given (positive rate) or lost (negative) into the systemic veins until `end_s`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Infusion {
+    /// Rate, mL/s (negative: loss).
     pub rate_ml_s: f64,
+    /// When it ends, s.
     pub end_s: f64,
 }
 

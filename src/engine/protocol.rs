@@ -18,22 +18,32 @@ use crate::solver::Integrator;
 /// A timed event.
 #[derive(Debug, Clone)]
 pub struct TimedEvent {
+    /// Course time, s.
     pub at_s: f64,
+    /// Shown in events.csv ("event N" when the scenario gives none).
     pub label: String,
+    /// What it does, in order.
     pub actions: Vec<Action>,
 }
 
 /// A condition on a beat metric, held for a time.
 #[derive(Debug, Clone)]
 pub struct Trigger {
+    /// Shown in events.csv ("trigger N" when the scenario gives none).
     pub label: String,
     /// Index into [`BeatMetrics::NAMES`].
     pub metric: usize,
+    /// The condition holds while the metric is below this value.
     pub below: Option<f64>,
+    /// The condition holds while the metric is above this value.
     pub above: Option<f64>,
+    /// How long the condition must hold on consecutive beats, s.
     pub sustained_s: f64,
+    /// Fire again (after `cooldown_s`) each time the condition holds long enough.
     pub repeat: bool,
+    /// Least time between two firings, s.
     pub cooldown_s: f64,
+    /// What it does when it fires.
     pub actions: Vec<Action>,
 }
 
@@ -48,12 +58,16 @@ impl Trigger {
 /// A weaning criterion on the mean metrics of the last beats.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Criterion {
+    /// Index into [`BeatMetrics::NAMES`].
     pub metric: usize,
+    /// Met when the metric is at least this.
     pub min: Option<f64>,
+    /// Met when the metric is at most this.
     pub max: Option<f64>,
 }
 
 impl Criterion {
+    /// Whether these metrics meet it.
     pub fn met(&self, m: &BeatMetrics) -> bool {
         let v = m.values()[self.metric];
         self.min.is_none_or(|lo| v >= lo) && self.max.is_none_or(|hi| v <= hi)
@@ -74,23 +88,36 @@ impl Criterion {
 /// A weaning protocol.
 #[derive(Debug, Clone)]
 pub struct Weaning {
+    /// Course time it starts at, s (None: an event starts it).
     pub start_s: Option<f64>,
+    /// Catalogue id of the device weaned (None: the left-sided, else the only one).
     pub device: Option<String>,
+    /// P-levels per step (negative).
     pub step: i8,
+    /// Time at each level before the criteria are checked, s.
     pub dwell_s: f64,
+    /// Level at which the patient counts as weaned.
     pub until: u8,
+    /// Criteria that must all be met at each check.
     pub require: Vec<Criterion>,
+    /// Steps back up after a failure.
     pub back: u8,
+    /// Time after a failure before stepping down again, s.
     pub retry_after_s: f64,
+    /// Failures after which weaning is abandoned.
     pub max_failures: u32,
 }
 
 /// The course plan.
 #[derive(Debug, Clone)]
 pub struct Course {
+    /// Course length after stabilisation, s.
     pub duration_s: f64,
+    /// Timed events, in time order.
     pub events: Vec<TimedEvent>,
+    /// Conditions on beat metrics.
     pub triggers: Vec<Trigger>,
+    /// The weaning protocol, if any.
     pub weaning: Option<Weaning>,
     /// Per-hour hazards of the random complications (empty: none).
     pub complications: Vec<(Complication, f64)>,
@@ -104,9 +131,13 @@ const FAST_FORWARD_TOLERANCE_FACTOR: f64 = 0.1;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WeaningResult {
+    /// Criteria met at the `until` level.
     Weaned,
+    /// Abandoned after `max_failures` failures (or its device was taken out).
     Failed,
+    /// Still stepping when the course ended.
     InProgress,
+    /// The course ended before it started.
     NotStarted,
 }
 
@@ -125,11 +156,13 @@ impl WeaningResult {
 /// How a weaning protocol ended.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WeaningOutcome {
+    /// How it ended.
     pub outcome: WeaningResult,
     /// When it was weaned or abandoned, s.
     pub t_s: Option<f64>,
     /// P-level at that time (or now).
     pub p_level: u8,
+    /// Checks that failed.
     pub failures: u32,
     /// The criterion that failed last.
     pub failed_criterion: Option<String>,

@@ -6,7 +6,7 @@
 //!
 //!     cargo run --release --example error_profile -- 1e-6 1.2e-6 2e-6 3e-6
 
-#[path = "../benches/common/mod.rs"]
+#[path = "../common/mod.rs"]
 mod common;
 
 use common::{exact_minute, last_beat, minute, model, tolerance, BEATS};

@@ -4,7 +4,7 @@
 //!
 //!     cargo run --release --example eigenvalues [nopump]
 
-#[path = "../benches/common/mod.rs"]
+#[path = "../common/mod.rs"]
 mod common;
 
 use impella_sim::physiology::{State, N_STATES};

@@ -8,7 +8,7 @@
 //!     cargo run --release --example minute [nopump]
 //!
 //! docs/benchmarks.md records what it measured.
-#[path = "../benches/common/mod.rs"]
+#[path = "../common/mod.rs"]
 mod common;
 
 use std::time::Instant;

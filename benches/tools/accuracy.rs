@@ -3,7 +3,7 @@
 //! tolerances the benchmarks use. Run: `cargo run --release --example accuracy`.
 //! Method: docs/benchmarks.md.
 
-#[path = "../benches/common/mod.rs"]
+#[path = "../common/mod.rs"]
 mod common;
 
 use std::time::Instant;
