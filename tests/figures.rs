@@ -13,7 +13,7 @@ use impella_sim::output::figures::{
     write_sweep_charts, FigureError,
 };
 use impella_sim::output::plot::{stacked_size_px, ImageFormat};
-use impella_sim::output::report::read_run;
+use impella_sim::output::report::{read_run, JsonExt};
 use impella_sim::scenario;
 use impella_sim::sweep::{run_sweep, SweepOptions, SweepPlan};
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use common::pictures::{attr, fit, svg_polylines, svg_texts};
 
 use impella_sim::output::report::{
-    pv_loop_svg, read_run, render_report, waveforms_svg, write_report, Json, ReportError,
+    pv_loop_svg, read_run, render_report, waveforms_svg, write_report, JsonExt, ReportError,
     PV_SIZE_PX, WAVEFORM_BEATS,
 };
 
@@ -310,10 +310,10 @@ fn missing_or_broken_files_are_errors_naming_them() {
 
 #[test]
 fn summary_json_keeps_its_key_order() {
-    let j: Json = serde_json::from_str(r#"{"z": 1, "a": {"m": 2.5}}"#).unwrap();
-    let keys: Vec<&str> = j.members().iter().map(|(k, _)| k.as_str()).collect();
+    let j: serde_json::Value = serde_json::from_str(r#"{"z": 1, "a": {"m": 2.5}}"#).unwrap();
+    let keys: Vec<&str> = j.members().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys, ["z", "a"]);
-    assert_eq!(j.at("a.m").and_then(Json::as_f64), Some(2.5));
+    assert_eq!(j.at("a.m").and_then(serde_json::Value::as_f64), Some(2.5));
 }
 
 /// Writes a sample report for a person to look at:

@@ -8,13 +8,14 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use serde_json::Value;
 use thiserror::Error;
 
 use super::plot::{
     self, stacked_size_px, Curve, EventMarker, Heatmap, Histogram, ImageFormat, Panel, PlotError,
     PvLoop, PvPlot, Series, StackedPlot, XyChart,
 };
-use super::report::{self, Json, ReportError};
+use super::report::{self, JsonExt, ReportError};
 use crate::analysis::console::Alarm;
 use crate::analysis::{BeatMetrics, MetricInfo};
 use crate::engine::protocol::Criterion;
@@ -475,7 +476,7 @@ fn default_labels(runs: &[report::RunData]) -> Vec<String> {
         .map(|r| {
             r.summary
                 .at("provenance.preset")
-                .and_then(Json::as_str)
+                .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string()
         })
@@ -509,10 +510,10 @@ fn default_labels(runs: &[report::RunData]) -> Vec<String> {
 }
 
 /// "CP P8", "CP P8 + RP P6", "no device".
-fn devices_label(summary: &Json) -> String {
+fn devices_label(summary: &Value) -> String {
     let devices: Vec<String> = summary
         .get("devices")
-        .map(Json::as_array)
+        .map(Value::items)
         .unwrap_or(&[])
         .iter()
         .filter_map(|d| {

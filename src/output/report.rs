@@ -10,7 +10,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
 use thiserror::Error;
 
 use super::plot::{self, EventMarker, Panel, PlotError, PvLoop, PvPlot, Series, StackedPlot};
@@ -39,126 +39,49 @@ pub enum ReportError {
 }
 
 // ---------------------------------------------------------------------------
-// JSON with the key order of the file (serde_json's map sorts keys unless
-// its preserve_order feature is on).
+// summary.json as a `serde_json::Value`: with serde_json's `preserve_order`
+// feature its objects keep the file's key order, which the tables follow.
 
-/// A JSON value whose objects keep the file's key order.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Json {
-    Null,
-    Bool(bool),
-    /// A number, and whether it was written as an integer.
-    Number(f64, bool),
-    String(String),
-    Array(Vec<Json>),
-    Object(Vec<(String, Json)>),
+/// What the report reads of a JSON value, beside `serde_json::Value`'s own
+/// `get`, `as_f64` and `as_str`.
+pub trait JsonExt {
+    /// The value at a dotted path, e.g. `console.events`.
+    fn at(&self, path: &str) -> Option<&Value>;
+    /// The items of an array; none for anything else.
+    fn items(&self) -> &[Value];
+    /// The members of an object in the file's order; none for anything else.
+    fn members(&self) -> impl Iterator<Item = (&String, &Value)>;
+    /// Plain text for a table cell: integers as written, other numbers to
+    /// about four significant figures.
+    fn text(&self) -> String;
 }
 
-impl Json {
-    /// The member `key` of an object.
-    pub fn get(&self, key: &str) -> Option<&Json> {
-        match self {
-            Json::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
-    /// The value at a dotted path, e.g. `console.events`.
-    pub fn at(&self, path: &str) -> Option<&Json> {
+impl JsonExt for Value {
+    fn at(&self, path: &str) -> Option<&Value> {
         path.split('.').try_fold(self, |v, key| v.get(key))
     }
 
-    pub fn as_f64(&self) -> Option<f64> {
-        match self {
-            Json::Number(v, _) => Some(*v),
-            _ => None,
-        }
+    fn items(&self) -> &[Value] {
+        self.as_array().map_or(&[], Vec::as_slice)
     }
 
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Json::String(s) => Some(s),
-            _ => None,
-        }
+    fn members(&self) -> impl Iterator<Item = (&String, &Value)> {
+        self.as_object().into_iter().flatten()
     }
 
-    pub fn as_array(&self) -> &[Json] {
-        match self {
-            Json::Array(items) => items,
-            _ => &[],
-        }
-    }
-
-    pub fn members(&self) -> &[(String, Json)] {
-        match self {
-            Json::Object(members) => members,
-            _ => &[],
-        }
-    }
-
-    /// Plain text for a table cell (numbers to about four significant figures).
     fn text(&self) -> String {
         match self {
-            Json::Null => "–".into(),
-            Json::Bool(b) => if *b { "yes" } else { "no" }.into(),
-            Json::Number(v, true) => format!("{v:.0}"),
-            Json::Number(v, false) => number(*v),
-            Json::String(s) => s.clone(),
-            Json::Array(items) if items.is_empty() => "none".into(),
-            Json::Array(items) => items.iter().map(Json::text).collect::<Vec<_>>().join(", "),
-            Json::Object(_) => "…".into(),
+            Value::Null => "–".into(),
+            Value::Bool(b) => if *b { "yes" } else { "no" }.into(),
+            Value::Number(n) => match n.as_f64() {
+                Some(v) if n.is_f64() => number(v),
+                _ => n.to_string(),
+            },
+            Value::String(s) => s.clone(),
+            Value::Array(items) if items.is_empty() => "none".into(),
+            Value::Array(items) => items.iter().map(Value::text).collect::<Vec<_>>().join(", "),
+            Value::Object(_) => "…".into(),
         }
-    }
-}
-
-impl<'de> Deserialize<'de> for Json {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Json;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_unit<E>(self) -> Result<Json, E> {
-                Ok(Json::Null)
-            }
-            fn visit_none<E>(self) -> Result<Json, E> {
-                Ok(Json::Null)
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
-                Ok(Json::Bool(v))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Json, E> {
-                Ok(Json::Number(v as f64, true))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Json, E> {
-                Ok(Json::Number(v as f64, true))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Json, E> {
-                Ok(Json::Number(v, false))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Json, E> {
-                Ok(Json::String(v.to_string()))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Json, E> {
-                Ok(Json::String(v))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(Json::Array(items))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
-                let mut members = Vec::new();
-                while let Some((k, v)) = map.next_entry::<String, Json>()? {
-                    members.push((k, v));
-                }
-                Ok(Json::Object(members))
-            }
-        }
-        d.deserialize_any(V)
     }
 }
 
@@ -194,7 +117,7 @@ pub struct EventRow {
 #[derive(Debug, Clone)]
 pub struct RunData {
     pub dir: PathBuf,
-    pub summary: Json,
+    pub summary: Value,
     /// All of beats.csv.
     pub beats: Table,
     /// The rows of timeseries.csv from the start of the last `WAVEFORM_BEATS`
@@ -248,7 +171,7 @@ pub fn read_run(dir: &Path) -> Result<RunData, ReportError> {
         path: summary_path.clone(),
         source,
     })?;
-    let summary: Json = serde_json::from_str(&text).map_err(|e| ReportError::Json {
+    let summary: Value = serde_json::from_str(&text).map_err(|e| ReportError::Json {
         path: summary_path.clone(),
         message: e.to_string(),
     })?;
@@ -478,13 +401,13 @@ pub fn pv_loop_svg(run: &RunData, size_px: (u32, u32)) -> Result<Option<String>,
 fn console_events(run: &RunData) -> Vec<(f64, String)> {
     run.summary
         .at("console.events")
-        .map(Json::as_array)
+        .map(Value::items)
         .unwrap_or(&[])
         .iter()
         .filter_map(|e| {
             let t = e.get("t_s")?.as_f64()?;
-            let alarm = e.get("alarm").map(Json::text).unwrap_or_default();
-            let device = e.get("device").map(Json::text).unwrap_or_default();
+            let alarm = e.get("alarm").map(Value::text).unwrap_or_default();
+            let device = e.get("device").map(Value::text).unwrap_or_default();
             Some((
                 t,
                 format!("{device} {}", alarm.replace('_', " "))
@@ -656,10 +579,10 @@ pub fn trends_svg(run: &RunData) -> Result<String, ReportError> {
     let steady = run.summary.get("steady_state");
     let reached = steady
         .and_then(|s| s.get("reached"))
-        .is_some_and(|r| *r == Json::Bool(true));
+        .is_some_and(|r| r.as_bool() == Some(true));
     let at_beat = steady
         .and_then(|s| s.get("beats_to_steady_state"))
-        .and_then(Json::as_f64);
+        .and_then(Value::as_f64);
     if let (true, Some(k), None) = (reached, at_beat, run.summary.get("course")) {
         if let Some(&ts) = t.get(k as usize) {
             events.push(EventMarker::new(ts * scale, "steady state"));
@@ -838,18 +761,18 @@ pub fn render_report(run: &RunData) -> Result<String, ReportError> {
     let s = &run.summary;
     let title = s
         .get("title")
-        .and_then(Json::as_str)
+        .and_then(Value::as_str)
         .filter(|t| !t.trim().is_empty())
         .unwrap_or("impella-sim run");
     let disclaimer = s
         .get("disclaimer")
-        .and_then(Json::as_str)
+        .and_then(Value::as_str)
         .unwrap_or(super::DISCLAIMER);
     let metrics = s
         .get("metrics")
         .cloned()
-        .unwrap_or(Json::Object(Vec::new()));
-    let metric = |k: &str| metrics.get(k).and_then(Json::as_f64);
+        .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+    let metric = |k: &str| metrics.get(k).and_then(Value::as_f64);
 
     let mut h = String::with_capacity(256 * 1024);
     let w = &mut h;
@@ -863,7 +786,7 @@ pub fn render_report(run: &RunData) -> Result<String, ReportError> {
     let _ = writeln!(w, "<header>\n<h1>{}</h1>", escape(title));
     let file = s
         .at("provenance.scenario_file")
-        .and_then(Json::as_str)
+        .and_then(Value::as_str)
         .map(|f| format!("Scenario <code>{}</code>, ", escape(f)))
         .unwrap_or_default();
     let _ = writeln!(
@@ -895,17 +818,17 @@ pub fn render_report(run: &RunData) -> Result<String, ReportError> {
     let _ = writeln!(w, "</section>");
     let steady = s.get("steady_state");
     if let Some(steady) = steady {
-        let reached = steady.get("reached") == Some(&Json::Bool(true));
+        let reached = steady.get("reached").and_then(Value::as_bool) == Some(true);
         let beats = steady
             .get("beats_to_steady_state")
-            .map(Json::text)
+            .map(Value::text)
             .unwrap_or_default();
-        let report_beats = s.at("provenance.report_beats").map(Json::text);
+        let report_beats = s.at("provenance.report_beats").map(Value::text);
         let last = report_beats.unwrap_or_else(|| "few".into());
         let text = if let Some(course) = s.get("course") {
             let hours = course
                 .get("duration_s")
-                .and_then(Json::as_f64)
+                .and_then(Value::as_f64)
                 .map(|d| format!("{} h", number(d / 3600.0)))
                 .unwrap_or_else(|| "a course".into());
             format!(
@@ -989,7 +912,6 @@ pub fn render_report(run: &RunData) -> Result<String, ReportError> {
     }
     let others: Vec<_> = metrics
         .members()
-        .iter()
         .filter(|(k, _)| !shown.contains(&k.as_str()))
         .collect();
     if !others.is_empty() {
@@ -1006,17 +928,17 @@ pub fn render_report(run: &RunData) -> Result<String, ReportError> {
 
     // Devices and console.
     let _ = writeln!(w, "<h2>Devices</h2>");
-    let devices = s.get("devices").map(Json::as_array).unwrap_or(&[]);
+    let devices = s.get("devices").map(Value::items).unwrap_or(&[]);
     if devices.is_empty() {
         let _ = writeln!(w, "<p>No mechanical support.</p>");
     } else {
         object_table(w, devices);
     }
     let _ = writeln!(w, "<h2>Console alarms</h2>");
-    if let Some(n) = s.at("console.suction_beats").and_then(Json::as_f64) {
+    if let Some(n) = s.at("console.suction_beats").and_then(Value::as_f64) {
         let _ = writeln!(w, "<p>Beats with suction over the whole run: {n:.0}.</p>");
     }
-    let alarms = s.at("console.events").map(Json::as_array).unwrap_or(&[]);
+    let alarms = s.at("console.events").map(Value::items).unwrap_or(&[]);
     if alarms.is_empty() {
         let _ = writeln!(
             w,
@@ -1052,7 +974,7 @@ pub fn render_report(run: &RunData) -> Result<String, ReportError> {
     }
     let version = s
         .at("provenance.crate_version")
-        .and_then(Json::as_str)
+        .and_then(Value::as_str)
         .unwrap_or(env!("CARGO_PKG_VERSION"));
     let _ = writeln!(
         w,
@@ -1064,12 +986,10 @@ pub fn render_report(run: &RunData) -> Result<String, ReportError> {
     Ok(h)
 }
 
-fn metric_row(w: &mut String, name: &str, key: &str, v: &Json) {
-    let value = match v {
-        Json::Number(x, _) if key.ends_with("_fraction") => {
-            format!("{} ({:.0} %)", number(*x), 100.0 * x)
-        }
-        v => v.text(),
+fn metric_row(w: &mut String, name: &str, key: &str, v: &Value) {
+    let value = match v.as_f64() {
+        Some(x) if key.ends_with("_fraction") => format!("{} ({:.0} %)", number(x), 100.0 * x),
+        _ => v.text(),
     };
     let label = if name == key {
         format!("<code>{}</code>", escape(key))
@@ -1100,7 +1020,7 @@ fn heading(key: &str) -> String {
 
 /// A table with one row per object and one column per key (in order of
 /// first appearance); numbers get the unit their key names.
-fn object_table(w: &mut String, items: &[Json]) {
+fn object_table(w: &mut String, items: &[Value]) {
     let mut keys: Vec<&str> = Vec::new();
     for item in items {
         for (k, _) in item.members() {
@@ -1125,9 +1045,8 @@ fn object_table(w: &mut String, items: &[Json]) {
         let _ = write!(w, "<tr>");
         for k in &keys {
             match item.get(k) {
-                Some(Json::Number(v, int)) => {
-                    let text = if *int { format!("{v:.0}") } else { number(*v) };
-                    let _ = write!(w, "<td class=\"num\">{text}</td>");
+                Some(v) if v.is_number() => {
+                    let _ = write!(w, "<td class=\"num\">{}</td>", v.text());
                 }
                 Some(v) => {
                     let _ = write!(w, "<td>{}</td>", escape(&v.text().replace('_', " ")));
@@ -1143,10 +1062,10 @@ fn object_table(w: &mut String, items: &[Json]) {
 }
 
 /// An object flattened to `path.to.key | value` rows.
-fn flat_table(w: &mut String, root: &str, value: &Json) {
-    fn rows<'a>(prefix: &str, v: &'a Json, out: &mut Vec<(String, &'a Json)>) {
+fn flat_table(w: &mut String, root: &str, value: &Value) {
+    fn rows<'a>(prefix: &str, v: &'a Value, out: &mut Vec<(String, &'a Value)>) {
         match v {
-            Json::Object(members) => {
+            Value::Object(members) => {
                 for (k, v) in members {
                     let path = if prefix.is_empty() {
                         k.clone()
@@ -1172,7 +1091,7 @@ fn flat_table(w: &mut String, root: &str, value: &Json) {
     for (path, v) in out {
         let last = path.rsplit('.').next().unwrap_or(&path);
         let unit = match v {
-            Json::Number(..) => unit_of(last),
+            Value::Number(_) => unit_of(last),
             _ => "",
         };
         let text = if unit.is_empty() || unit == "fraction" || unit == "ratio" {
@@ -1289,13 +1208,23 @@ mod tests {
 
     #[test]
     fn json_keeps_key_order() {
-        let j: Json =
-            serde_json::from_str(r#"{"b": 1, "a": {"y": 2.5, "x": null}, "c": [true]}"#).unwrap();
-        let keys: Vec<&str> = j.members().iter().map(|(k, _)| k.as_str()).collect();
+        let j: Value = serde_json::from_str(
+            r#"{"b": 1, "a": {"y": 2.5, "x": null, "z": 2.0}, "c": [true, 3]}"#,
+        )
+        .unwrap();
+        let keys: Vec<&str> = j.members().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["b", "a", "c"]);
-        assert_eq!(j.at("a.y").and_then(Json::as_f64), Some(2.5));
-        assert_eq!(j.at("a.x"), Some(&Json::Null));
-        assert_eq!(j.get("b"), Some(&Json::Number(1.0, true)));
+        assert_eq!(j.at("a.y").and_then(Value::as_f64), Some(2.5));
+        assert_eq!(j.at("a.x"), Some(&Value::Null));
+        assert_eq!(j.at("a.x.q"), None);
+        // Integers as written, other numbers as numbers read.
+        assert_eq!(j["b"].text(), "1");
+        assert_eq!(j.at("a.z").map(Value::text).as_deref(), Some("2"));
+        assert_eq!(j.at("a.x").map(Value::text).as_deref(), Some("–"));
+        assert_eq!(j["c"].text(), "yes, 3");
+        assert_eq!(j["c"].items().len(), 2);
+        assert!(j["b"].items().is_empty());
+        assert_eq!(j["b"].members().count(), 0);
     }
 
     #[test]
