@@ -458,7 +458,7 @@ pub fn pv_overlay_loops(
 }
 
 /// Short labels that tell the runs apart (see [`write_pv_overlay`]).
-fn default_labels(runs: &[report::RunData]) -> Vec<String> {
+pub(crate) fn default_labels(runs: &[report::RunData]) -> Vec<String> {
     let distinct = |v: &[String]| {
         let mut s: Vec<&String> = v.iter().collect();
         s.sort();

@@ -10,10 +10,13 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use nalgebra::{DMatrix, DVector};
 use serde_json::Value;
 use thiserror::Error;
 
-use super::plot::{self, EventMarker, Panel, PlotError, PvLoop, PvPlot, Series, StackedPlot};
+use super::plot::{
+    self, Curve, EventMarker, Panel, PlotError, PvLoop, PvPlot, Series, StackedPlot,
+};
 use crate::analysis::{BeatMetrics, MetricGroup, MetricInfo};
 
 /// Why a report could not be written. Messages name the file concerned.
@@ -36,6 +39,8 @@ pub enum ReportError {
     Plot { figure: String, source: PlotError },
     #[error("cannot write {}: {source}", .path.display())]
     Write { path: PathBuf, source: io::Error },
+    #[error("{given} labels for two runs: give one label per run directory")]
+    Labels { given: usize },
 }
 
 // ---------------------------------------------------------------------------
@@ -131,8 +136,9 @@ pub struct RunData {
 /// How many of the last beats the waveform figure shows.
 pub const WAVEFORM_BEATS: usize = 3;
 
-/// Timeseries columns the figures use; the first six are required.
-const TS_COLUMNS: [&str; 9] = [
+/// Timeseries columns the figures use; the first six are required (the
+/// last two give the PV loop its ESPVR and EDPVR, [`lv_pv_relations`]).
+const TS_COLUMNS: [&str; 11] = [
     "t_s",
     "v_lv_ml",
     "p_lv_mmhg",
@@ -142,6 +148,8 @@ const TS_COLUMNS: [&str; 9] = [
     "q_pump_left_ml_s",
     "q_av_ml_s",
     "q_pump_right_ml_s",
+    "p_peri_mmhg",
+    "e_v",
 ];
 const TS_REQUIRED: usize = 6;
 
@@ -375,8 +383,136 @@ pub fn last_beat_pv_loop(run: &RunData, label: &str) -> Result<Option<PvLoop>, R
     }))
 }
 
-/// The LV PV loop of the last beat with its ED and ES points, as SVG;
-/// `None` when the run has no timeseries.
+/// The end-systolic and end-diastolic pressure–volume relations (ESPVR,
+/// EDPVR) of a ventricle: P = Ees·(V − V0) and P = A·(exp(B·(V − V0)) − 1),
+/// transmural pressures (docs/model.md).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PvRelations {
+    /// End-systolic elastance, mmHg/mL.
+    pub ees: f64,
+    /// Unstressed volume, mL.
+    pub v0: f64,
+    /// EDPVR scale A, mmHg.
+    pub edpvr_a: f64,
+    /// EDPVR stiffness B, 1/mL.
+    pub edpvr_b: f64,
+}
+
+impl PvRelations {
+    /// Transmural pressure at volume `v_ml` and activation `e` (0–1).
+    pub fn pressure(&self, e: f64, v_ml: f64) -> f64 {
+        e * self.ees * (v_ml - self.v0) + (1.0 - e) * self.edpvr(v_ml)
+    }
+
+    /// The EDPVR at `v_ml`, mmHg.
+    pub fn edpvr(&self, v_ml: f64) -> f64 {
+        self.edpvr_a * ((self.edpvr_b * (v_ml - self.v0)).exp() - 1.0)
+    }
+}
+
+/// The LV's ESPVR and EDPVR at the last beat, recovered from that beat's
+/// samples in timeseries.csv (LV volume and pressure, pericardial pressure,
+/// activation e_v), so the report draws the lines `pv_loop.png` draws
+/// without the run's parameters. The chamber law P_lv − P_peri =
+/// e·Ees·(V − V0) + (1 − e)·(C·exp(B·V) − A), C = A·exp(−B·V0), is linear in
+/// Ees, Ees·V0, C and A once B is fixed: B is found by a one-dimensional
+/// search over least-squares fits. `None` without those columns, or when
+/// the relations found do not reproduce the samples (to 0.05 mmHg rms):
+/// then no lines rather than wrong ones.
+pub fn lv_pv_relations(run: &RunData) -> Option<PvRelations> {
+    let ts = run.timeseries.as_ref()?;
+    let from = last_beat(run, "t_start_s").unwrap_or(f64::NEG_INFINITY);
+    let col = |name: &str| column_index(ts, name);
+    let (iv, ip, ipp, ie) = (
+        col("v_lv_ml")?,
+        col("p_lv_mmhg")?,
+        col("p_peri_mmhg")?,
+        col("e_v")?,
+    );
+    // (volume, transmural pressure, activation)
+    let samples: Vec<[f64; 3]> = rows_from(ts, from)
+        .map(|r| [r[iv], r[ip] - r[ipp], r[ie]])
+        .filter(|s| s.iter().all(|x| x.is_finite()))
+        .collect();
+    if samples.len() < 8 {
+        return None;
+    }
+    // exp(B·V) relative to the largest volume, so the column stays near 1.
+    let v_ref = samples.iter().map(|s| s[0]).fold(f64::MIN, f64::max);
+    let fit = |b: f64| -> Option<(f64, DVector<f64>)> {
+        let design = DMatrix::from_fn(samples.len(), 4, |i, j| {
+            let [v, _, e] = samples[i];
+            match j {
+                0 => e * v,
+                1 => -e,
+                2 => (1.0 - e) * (b * (v - v_ref)).exp(),
+                _ => -(1.0 - e),
+            }
+        });
+        let p = DVector::from_fn(samples.len(), |i, _| samples[i][1]);
+        let x = design.clone().svd(true, true).solve(&p, 1e-14).ok()?;
+        let residual = (&design * &x - &p).norm_squared();
+        residual.is_finite().then_some((residual, x))
+    };
+    let cost = |ln_b: f64| fit(ln_b.exp()).map_or(f64::INFINITY, |f| f.0);
+    // A grid over B from 0.001 to 0.5 /mL, then golden-section refinement.
+    let (lo, hi, n) = (0.001f64.ln(), 0.5f64.ln(), 60);
+    let step = (hi - lo) / n as f64;
+    let best = (0..=n)
+        .map(|k| lo + step * k as f64)
+        .min_by(|a, b| cost(*a).total_cmp(&cost(*b)))?;
+    let (mut a, mut b) = (best - step, best + step);
+    let phi = 0.5 * (5f64.sqrt() - 1.0);
+    for _ in 0..60 {
+        let c = b - phi * (b - a);
+        let d = a + phi * (b - a);
+        if cost(c) < cost(d) {
+            b = d;
+        } else {
+            a = c;
+        }
+    }
+    let edpvr_b = (0.5 * (a + b)).exp();
+    let (_, x) = fit(edpvr_b)?;
+    let relations = PvRelations {
+        ees: x[0],
+        v0: x[1] / x[0],
+        edpvr_a: x[3],
+        edpvr_b,
+    };
+    let rms = (samples
+        .iter()
+        .map(|&[v, p, e]| (relations.pressure(e, v) - p).powi(2))
+        .sum::<f64>()
+        / samples.len() as f64)
+        .sqrt();
+    (relations.ees > 0.0 && rms < 0.05).then_some(relations)
+}
+
+/// The ESPVR and EDPVR as `pv_loop.png` draws them: from V0 (or 0) to 15 %
+/// beyond the loop's largest volume.
+fn reference_lines(r: &PvRelations, volume_ml: &[f64]) -> [Curve; 2] {
+    let v_hi = volume_ml.iter().copied().fold(f64::MIN, f64::max) * 1.15;
+    let v_lo = r.v0.max(0.0);
+    let n = 60;
+    let grid = |k: usize| v_lo + (v_hi - v_lo) * k as f64 / n as f64;
+    [
+        Curve {
+            label: format!("ESPVR (Ees {:.2} mmHg/mL)", r.ees),
+            points: (0..=n)
+                .map(|k| (grid(k), r.ees * (grid(k) - r.v0)))
+                .collect(),
+        },
+        Curve {
+            label: "EDPVR".to_string(),
+            points: (0..=n).map(|k| (grid(k), r.edpvr(grid(k)))).collect(),
+        },
+    ]
+}
+
+/// The LV PV loop of the last beat with its ED and ES points and, when
+/// they can be recovered ([`lv_pv_relations`]), its ESPVR and EDPVR, as
+/// SVG; `None` when the run has no timeseries.
 pub fn pv_loop_svg(run: &RunData, size_px: (u32, u32)) -> Result<Option<String>, ReportError> {
     let label = match last_beat(run, "hr_bpm") {
         Some(hr) => format!("LV, last beat ({hr:.0} bpm)"),
@@ -385,12 +521,13 @@ pub fn pv_loop_svg(run: &RunData, size_px: (u32, u32)) -> Result<Option<String>,
     let Some(lv) = last_beat_pv_loop(run, &label)? else {
         return Ok(None);
     };
+    let references = lv_pv_relations(run).map(|r| reference_lines(&r, &lv.volume_ml));
     let loops = [lv];
     let plot = PvPlot {
         chamber: "LV",
         title: "",
         loops: &loops,
-        reference_lines: &[],
+        reference_lines: references.as_ref().map_or(&[], |r| r.as_slice()),
     };
     plot::pv_plot_svg(&plot, size_px)
         .map(Some)
@@ -756,8 +893,10 @@ footer { margin-top: 3em; color: var(--muted); font-size: .85rem; }
 @media print { body { max-width: none; padding: 0; font-size: 11pt; } figure, table, .card { break-inside: avoid; } }
 "#;
 
-/// The report of `run` as one HTML document.
-pub fn render_report(run: &RunData) -> Result<String, ReportError> {
+/// The report of `run` as one HTML document; `run_href` leads from the
+/// report to the run directory for the links to its files ("" when the
+/// report is in it; see [`run_href`]).
+pub fn render_report(run: &RunData, run_href: &str) -> Result<String, ReportError> {
     let s = &run.summary;
     let title = s
         .get("title")
@@ -791,8 +930,9 @@ pub fn render_report(run: &RunData) -> Result<String, ReportError> {
         .unwrap_or_default();
     let _ = writeln!(
         w,
-        "<p class=\"sub\">{file}run directory <code>{}</code></p>",
-        escape(&run.dir.display().to_string())
+        "<p class=\"sub\">{file}run directory <code>{}</code></p>\n<p class=\"sub\">Files: {}</p>",
+        escape(&run.dir.display().to_string()),
+        file_links(run, run_href)
     );
     let _ = writeln!(
         w,
@@ -850,7 +990,7 @@ pub fn render_report(run: &RunData) -> Result<String, ReportError> {
         Some(svg) => {
             let _ = writeln!(
                 w,
-                "<h3>LV pressure–volume loop</h3>\n<figure class=\"pv\">{}<figcaption>The last simulated beat: LV volume across, LV pressure up; circle end-diastole, square end-systole (from beats.csv).</figcaption></figure>",
+                "<h3>LV pressure–volume loop</h3>\n<figure class=\"pv\">{}<figcaption>The last simulated beat: LV volume across, LV pressure up; circle end-diastole, square end-systole (from beats.csv); ESPVR and EDPVR of that beat, recovered from timeseries.csv.</figcaption></figure>",
                 inline_svg(&svg, "LV pressure-volume loop of the last beat")
             );
         }
@@ -889,11 +1029,17 @@ pub fn render_report(run: &RunData) -> Result<String, ReportError> {
         w,
         "<h2>Steady-state metrics</h2>\n<p class=\"sub\">summary.json <code>metrics</code>; definitions in docs/outputs.md.</p>\n<div class=\"groups\">"
     );
-    let mut shown: Vec<&str> = Vec::new();
+    // Without a device the pump metrics are all 0: left out, not "Other".
+    let hide_pumps = without_devices(s);
+    let mut shown: Vec<&str> = BeatMetrics::INFO
+        .iter()
+        .filter(|m| hide_pumps && is_pump_metric(m))
+        .map(|m| m.key)
+        .collect();
     for group in MetricGroup::ALL {
         let rows: Vec<_> = BeatMetrics::INFO
             .iter()
-            .filter(|m| m.group == group)
+            .filter(|m| m.group == group && !(hide_pumps && is_pump_metric(m)))
             .filter_map(|m| metrics.get(m.key).map(|v| (m.key, m.label, v)))
             .collect();
         let group = group.title();
@@ -925,6 +1071,12 @@ pub fn render_report(run: &RunData) -> Result<String, ReportError> {
         let _ = writeln!(w, "</table></div>");
     }
     let _ = writeln!(w, "</div>");
+    if hide_pumps {
+        let _ = writeln!(
+            w,
+            "<p class=\"note\">No device in this run: the pump metrics (all 0) are not shown.</p>"
+        );
+    }
 
     // Devices and console.
     let _ = writeln!(w, "<h2>Devices</h2>");
@@ -1147,7 +1299,26 @@ fn events_table(w: &mut String, events: &[EventRow]) {
 /// that fails never looks complete.
 pub fn write_report(run_dir: &Path, out_html: &Path) -> Result<(), ReportError> {
     let run = read_run(run_dir)?;
-    let html = render_report(&run)?;
+    create_parent(out_html)?;
+    let html = render_report(&run, &run_href(run_dir, out_html))?;
+    write_html(out_html, &html)
+}
+
+/// Creates the directory `out_html` goes into.
+fn create_parent(out_html: &Path) -> Result<(), ReportError> {
+    match out_html.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => fs::create_dir_all(parent).map_err(|source| ReportError::Write {
+            path: out_html.to_path_buf(),
+            source,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Writes `html` to `out_html` (in an existing directory) under a
+/// temporary name (`NAME.partial`), renamed when complete, so a report
+/// that fails never looks complete.
+fn write_html(out_html: &Path, html: &str) -> Result<(), ReportError> {
     let write_err = |source| ReportError::Write {
         path: out_html.to_path_buf(),
         source,
@@ -1155,9 +1326,6 @@ pub fn write_report(run_dir: &Path, out_html: &Path) -> Result<(), ReportError> 
     let name = out_html
         .file_name()
         .ok_or_else(|| write_err(io::Error::other("not a file name")))?;
-    if let Some(parent) = out_html.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).map_err(write_err)?;
-    }
     let mut partial = name.to_os_string();
     partial.push(".partial");
     let tmp = out_html.with_file_name(partial);
@@ -1167,6 +1335,265 @@ pub fn write_report(run_dir: &Path, out_html: &Path) -> Result<(), ReportError> 
         return Err(write_err(e));
     }
     Ok(())
+}
+
+/// The run directory `run_dir` as a link relative to the directory of
+/// `out_html` ("" when the report sits in it, else e.g. "../base/"), so the
+/// links to the run's files hold when both are moved together. An absolute
+/// `file:` URL when there is no relative path (another drive).
+pub fn run_href(run_dir: &Path, out_html: &Path) -> String {
+    let from = out_html
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let (Ok(from), Ok(to)) = (fs::canonicalize(from), fs::canonicalize(run_dir)) else {
+        return String::new();
+    };
+    let (from, to): (Vec<_>, Vec<_>) = (from.components().collect(), to.components().collect());
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    // Root and prefix components are separators or drive names ("C:").
+    let segments: String = to[common..]
+        .iter()
+        .map(|c| c.as_os_str().to_string_lossy().replace(['/', '\\'], ""))
+        .filter(|c| !c.is_empty())
+        .map(|c| url_segment(&c) + "/")
+        .collect();
+    if common == 0 {
+        return format!("file:///{segments}");
+    }
+    "../".repeat(from.len() - common) + &segments
+}
+
+/// A path segment for a URL: bytes other than unreserved ones and ':' percent-encoded.
+fn url_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b':' => {
+                (b as char).to_string()
+            }
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The run's files that exist, as links through `href` (see [`run_href`]).
+fn file_links(run: &RunData, href: &str) -> String {
+    RUN_FILES
+        .iter()
+        .filter(|f| run.dir.join(f).is_file())
+        .map(|f| format!("<a href=\"{}{f}\">{f}</a>", escape(href)))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// The files of a run directory a report links to.
+const RUN_FILES: [&str; 4] = ["summary.json", "beats.csv", "events.csv", "timeseries.csv"];
+
+/// Reads two finished runs (e.g. baseline and pump) and writes one page
+/// with both side by side to `out_html`: headline and all metrics with the
+/// difference (second − first), and both LV PV loops overlaid. `labels`
+/// name the runs (default: what tells them apart, as `impella-sim overlay`
+/// labels loops). Written like [`write_report`].
+pub fn write_compare_report(
+    run_dirs: [&Path; 2],
+    labels: Option<&[String]>,
+    out_html: &Path,
+) -> Result<(), ReportError> {
+    if let Some(l) = labels.filter(|l| l.len() != 2) {
+        return Err(ReportError::Labels { given: l.len() });
+    }
+    let runs = [read_run(run_dirs[0])?, read_run(run_dirs[1])?];
+    let labels: Vec<String> = match labels {
+        Some(l) => l.to_vec(),
+        None => super::figures::default_labels(&runs),
+    };
+    create_parent(out_html)?;
+    let hrefs = run_dirs.map(|d| run_href(d, out_html));
+    let html = render_compare_report(
+        [&runs[0], &runs[1]],
+        [&labels[0], &labels[1]],
+        [&hrefs[0], &hrefs[1]],
+    )?;
+    write_html(out_html, &html)
+}
+
+/// A metric's value for a table cell: four significant figures.
+fn value_text(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".into(), number)
+}
+
+/// A difference with its sign: "+1.23", "−4.5", "0".
+fn difference_text(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if (b - a).is_finite() => {
+            let d = b - a;
+            let text = significant(d.abs(), 3);
+            if text == "0" {
+                text
+            } else if d > 0.0 {
+                format!("+{text}")
+            } else {
+                format!("−{text}")
+            }
+        }
+        _ => "–".into(),
+    }
+}
+
+/// Whether a summary says the run had no device (an empty `devices` list).
+fn without_devices(summary: &Value) -> bool {
+    summary.get("devices").is_some_and(|d| d.items().is_empty())
+}
+
+/// Metrics of the pumps: 0 throughout a run without a device.
+fn is_pump_metric(m: &MetricInfo) -> bool {
+    m.group == MetricGroup::Pumps || m.key.starts_with("pump_") || m.key.starts_with("rp_")
+}
+
+/// Two runs side by side as one HTML document (see
+/// [`write_compare_report`]); `hrefs` lead from the page to each run
+/// directory (see [`run_href`]).
+pub fn render_compare_report(
+    runs: [&RunData; 2],
+    labels: [&str; 2],
+    hrefs: [&str; 2],
+) -> Result<String, ReportError> {
+    let metric = |run: &RunData, key: &str| {
+        run.summary
+            .get("metrics")
+            .and_then(|m| m.get(key))
+            .and_then(Value::as_f64)
+    };
+    let title = format!("{} vs {}", labels[0], labels[1]);
+    let disclaimer = runs[0]
+        .summary
+        .get("disclaimer")
+        .and_then(Value::as_str)
+        .unwrap_or(super::DISCLAIMER);
+    let mut h = String::with_capacity(128 * 1024);
+    let w = &mut h;
+    let _ = write!(
+        w,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{} – impella-sim comparison</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        escape(&title)
+    );
+    let _ = writeln!(w, "<header>\n<h1>{}</h1>", escape(&title));
+    for ((run, label), href) in runs.iter().zip(labels).zip(hrefs) {
+        let run_title = run
+            .summary
+            .get("title")
+            .and_then(Value::as_str)
+            .unwrap_or("impella-sim run");
+        let _ = writeln!(
+            w,
+            "<p class=\"sub\"><strong>{}</strong>: {} — run directory <code>{}</code> ({})</p>",
+            escape(label),
+            escape(run_title),
+            escape(&run.dir.display().to_string()),
+            file_links(run, href)
+        );
+    }
+    let _ = writeln!(
+        w,
+        "<p class=\"disclaimer\"><strong>Not for patient care.</strong> {}</p>\n</header>",
+        escape(disclaimer)
+    );
+
+    // Metric tables: value of each run, and the second minus the first.
+    let hide_pumps = runs.iter().all(|r| without_devices(&r.summary));
+    let table = |w: &mut String, keys: &mut dyn Iterator<Item = &'static MetricInfo>| {
+        let _ = writeln!(
+            w,
+            "<table class=\"compare\">\n<tr><th>Metric</th><th class=\"num\">{}</th><th class=\"num\">{}</th><th class=\"num\">Difference</th><th>Unit</th></tr>",
+            escape(labels[0]),
+            escape(labels[1])
+        );
+        for m in keys {
+            let (a, b) = (metric(runs[0], m.key), metric(runs[1], m.key));
+            if a.is_none() && b.is_none() {
+                continue;
+            }
+            let _ = writeln!(
+                w,
+                "<tr><td>{}<br><code class=\"key\">{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"unit\">{}</td></tr>",
+                escape(m.label),
+                escape(m.key),
+                value_text(a),
+                value_text(b),
+                difference_text(a, b),
+                escape(unit_of(m.key))
+            );
+        }
+        let _ = writeln!(w, "</table>");
+    };
+    let _ = writeln!(
+        w,
+        "<h2>Headline metrics</h2>\n<p class=\"sub\">Means over each run's report beats (summary.json <code>metrics</code>); difference = {} − {}.</p>",
+        escape(labels[1]),
+        escape(labels[0])
+    );
+    table(
+        w,
+        &mut HEADLINE
+            .iter()
+            .filter_map(|k| MetricInfo::of(k))
+            .filter(|m| !(hide_pumps && is_pump_metric(m))),
+    );
+
+    // Both LV loops in one picture.
+    let _ = writeln!(w, "<h2>LV pressure–volume loops</h2>");
+    let mut loops = Vec::new();
+    for (run, label) in runs.iter().zip(labels) {
+        match last_beat_pv_loop(run, label)? {
+            Some(l) => loops.push(l),
+            None => {
+                let _ = writeln!(
+                    w,
+                    "<p class=\"note\">No PV loop of {}: the run wrote no timeseries.csv (output.timeseries = false).</p>",
+                    escape(label)
+                );
+            }
+        }
+    }
+    if !loops.is_empty() {
+        let plot = PvPlot {
+            chamber: "LV",
+            title: "",
+            loops: &loops,
+            reference_lines: &[],
+        };
+        let svg = plot::pv_plot_svg(&plot, PV_SIZE_PX).map_err(plot_err("PV loops"))?;
+        let _ = writeln!(
+            w,
+            "<figure class=\"pv\">{}<figcaption>The last simulated beat of each run: LV volume across, LV pressure up; circles end-diastole, squares end-systole (from beats.csv).</figcaption></figure>",
+            inline_svg(&svg, "LV pressure-volume loops of both runs")
+        );
+    }
+
+    let _ = writeln!(
+        w,
+        "<h2>All metrics</h2>\n<p class=\"sub\">Definitions in docs/outputs.md.{}</p>",
+        if hide_pumps {
+            " Neither run had a device: pump metrics are not shown."
+        } else {
+            ""
+        }
+    );
+    table(
+        w,
+        &mut BeatMetrics::INFO
+            .iter()
+            .filter(|m| !(hide_pumps && is_pump_metric(m))),
+    );
+    let _ = writeln!(
+        w,
+        "<footer>Comparison written by impella-sim {}. {}</footer>\n</body>\n</html>",
+        env!("CARGO_PKG_VERSION"),
+        escape(disclaimer)
+    );
+    Ok(h)
 }
 
 #[cfg(test)]
