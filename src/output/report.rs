@@ -988,9 +988,14 @@ pub fn render_report(run: &RunData, run_href: &str) -> Result<String, ReportErro
     let _ = writeln!(w, "<h2>Figures</h2>");
     match pv_loop_svg(run, PV_SIZE_PX)? {
         Some(svg) => {
+            let lines = if lv_pv_relations(run).is_some() {
+                "; ESPVR and EDPVR of that beat, recovered from timeseries.csv"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 w,
-                "<h3>LV pressure–volume loop</h3>\n<figure class=\"pv\">{}<figcaption>The last simulated beat: LV volume across, LV pressure up; circle end-diastole, square end-systole (from beats.csv); ESPVR and EDPVR of that beat, recovered from timeseries.csv.</figcaption></figure>",
+                "<h3>LV pressure–volume loop</h3>\n<figure class=\"pv\">{}<figcaption>The last simulated beat: LV volume across, LV pressure up; circle end-diastole, square end-systole (from beats.csv){lines}.</figcaption></figure>",
                 inline_svg(&svg, "LV pressure-volume loop of the last beat")
             );
         }
