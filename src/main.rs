@@ -81,11 +81,17 @@ enum Command {
     /// Write a self-contained HTML report (figures, tables, events, provenance) of a run
     /// directory; opens in a browser with no network.
     Report {
-        /// A directory written by `impella-sim run`.
-        dir: PathBuf,
-        /// Output file (default: DIR/report.html).
+        /// A directory written by `impella-sim run`; two put the runs side by side (e.g.
+        /// baseline and pump: metrics with their difference, PV loops overlaid).
+        #[arg(required = true, num_args = 1..=2, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+        /// Output file (default: DIR/report.html; for two runs DIR_B/compare.html).
         #[arg(long, short)]
         out: Option<PathBuf>,
+        /// Names of the two runs, comma-separated (e.g. --labels "no pump,CP P8"); default:
+        /// what tells them apart (devices, preset, or directory names).
+        #[arg(long, value_name = "A,B", value_delimiter = ',')]
+        labels: Vec<String>,
     },
     /// Overlay the LV pressure–volume loops of several run directories in one picture
     /// (e.g. the case directories of a P-level sweep).
@@ -335,9 +341,28 @@ fn execute(command: Command) -> Result<(), String> {
                 Err("validation failed".into())
             }
         }
-        Command::Report { dir, out } => {
-            let out = out.unwrap_or_else(|| dir.join("report.html"));
-            output::report::write_report(&dir, &out).map_err(|e| e.to_string())?;
+        Command::Report { dirs, out, labels } => {
+            let labels = (!labels.is_empty()).then_some(labels.as_slice());
+            let (written, out) = match (dirs.as_slice(), labels) {
+                ([dir], None) => {
+                    let out = out.unwrap_or_else(|| dir.join("report.html"));
+                    (output::report::write_report(dir, &out), out)
+                }
+                ([a, b], _) => {
+                    let out = out.unwrap_or_else(|| b.join("compare.html"));
+                    (
+                        output::report::write_compare_report([a, b], labels, &out),
+                        out,
+                    )
+                }
+                _ => {
+                    return Err(
+                        "--labels names the two runs of a comparison: give two run directories"
+                            .into(),
+                    )
+                }
+            };
+            written.map_err(|e| e.to_string())?;
             println!("wrote {}", out.display());
             Ok(())
         }

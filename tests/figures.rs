@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 
 use common::pictures::{png_size, svg_texts};
 
+use impella_sim::analysis::MetricInfo;
 use impella_sim::output::figures::{
     course_timeline_parts, pv_overlay_loops, write_course_timeline, write_pv_overlay,
-    write_sweep_charts, FigureError,
+    write_sweep_charts, FigureError, KEY_METRICS, OTHER_METRICS,
 };
 use impella_sim::output::plot::{stacked_size_px, ImageFormat};
-use impella_sim::output::report::read_run;
+use impella_sim::output::report::{read_run, JsonExt};
 use impella_sim::scenario;
 use impella_sim::sweep::{run_sweep, SweepOptions, SweepPlan};
 
@@ -276,9 +277,27 @@ fn sweep_charts_from_a_small_sweep() {
     let out2 = root.path().join("sweep2");
     let report = run_sweep(&file, &[], &out2, &SweepOptions::default()).unwrap();
     let files = write_sweep_charts(&report.cases_csv, &charts, ImageFormat::Svg).unwrap();
-    assert!(files
+    let heatmap = files
         .iter()
-        .any(|f| f.file_name().unwrap() == "map_mmhg_heatmap.svg"));
+        .find(|f| f.file_name().unwrap() == "map_mmhg_heatmap.svg")
+        .expect("a MAP heatmap");
+    // Names and axis titles from the metric registry.
+    let texts: Vec<String> = svg_texts(&std::fs::read_to_string(heatmap).unwrap())
+        .into_iter()
+        .map(|t| t.3)
+        .collect();
+    assert!(texts.iter().any(|t| t.starts_with("MAP by ")), "{texts:?}");
+    assert!(
+        texts.iter().any(|t| t == "Mean arterial pressure (mmHg)"),
+        "{texts:?}"
+    );
+}
+
+#[test]
+fn charted_metrics_are_in_the_registry() {
+    for key in KEY_METRICS.iter().chain(&OTHER_METRICS) {
+        assert!(MetricInfo::of(key).is_some(), "{key}");
+    }
 }
 
 #[test]

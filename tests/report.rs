@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use common::pictures::{attr, fit, svg_polylines, svg_texts};
 
 use impella_sim::output::report::{
-    pv_loop_svg, read_run, render_report, waveforms_svg, write_report, Json, ReportError,
-    PV_SIZE_PX, WAVEFORM_BEATS,
+    lv_pv_relations, pv_loop_svg, read_run, render_report, waveforms_svg, write_compare_report,
+    write_report, JsonExt, ReportError, PV_SIZE_PX, WAVEFORM_BEATS,
 };
 
 /// Runs `scenario` (TOML text) with `overrides` and writes its outputs to a
@@ -224,7 +224,7 @@ fn a_run_without_timeseries_still_gets_a_report() {
     assert!(!run_dir.path().join("timeseries.csv").exists());
     let data = read_run(run_dir.path()).unwrap();
     assert!(data.timeseries.is_none());
-    let html = render_report(&data).unwrap();
+    let html = render_report(&data, "").unwrap();
     assert_eq!(html.matches("<svg ").count(), 1, "trends only");
     assert!(html.contains("no timeseries.csv"));
 }
@@ -310,10 +310,196 @@ fn missing_or_broken_files_are_errors_naming_them() {
 
 #[test]
 fn summary_json_keeps_its_key_order() {
-    let j: Json = serde_json::from_str(r#"{"z": 1, "a": {"m": 2.5}}"#).unwrap();
-    let keys: Vec<&str> = j.members().iter().map(|(k, _)| k.as_str()).collect();
+    let j: serde_json::Value = serde_json::from_str(r#"{"z": 1, "a": {"m": 2.5}}"#).unwrap();
+    let keys: Vec<&str> = j.members().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys, ["z", "a"]);
-    assert_eq!(j.at("a.m").and_then(Json::as_f64), Some(2.5));
+    assert_eq!(j.at("a.m").and_then(serde_json::Value::as_f64), Some(2.5));
+}
+
+// ---------------------------------------------------------------------------
+// Issue 25: ESPVR/EDPVR, runs without a device, links, two runs side by side.
+
+const NORMAL: &str = include_str!("../scenarios/normal_adult.toml");
+
+/// The texts of an SVG.
+fn texts(svg: &str) -> Vec<String> {
+    svg_texts(svg).into_iter().map(|t| t.3).collect()
+}
+
+#[test]
+fn pv_loop_has_the_espvr_and_edpvr_of_the_run() {
+    // The run's own PV picture as SVG, to compare with.
+    let run_dir = run(&CP.replace("pv_loop = \"png\"", "pv_loop = \"svg\""), &[]);
+    let data = read_run(run_dir.path()).unwrap();
+    let svg = pv_loop_svg(&data, PV_SIZE_PX).unwrap().expect("a PV loop");
+    let own = std::fs::read_to_string(run_dir.path().join("pv_loop.svg")).unwrap();
+    let espvr = |svg: &str| texts(svg).into_iter().find(|t| t.starts_with("ESPVR"));
+    let label = espvr(&svg).expect("an ESPVR line in the report's PV loop");
+    assert_eq!(Some(label), espvr(&own), "the same Ees as pv_loop.svg");
+    assert!(texts(&svg).iter().any(|t| t == "EDPVR"), "an EDPVR line");
+
+    // The relations are the patient's, recovered from timeseries.csv.
+    let lv = impella_sim::physiology::presets::preset("scai_c_lv")
+        .unwrap()
+        .parameters()
+        .lv;
+    let r = lv_pv_relations(&data).expect("relations");
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-4 * b.abs().max(1.0);
+    assert!(close(r.ees, lv.ees), "Ees {} vs {}", r.ees, lv.ees);
+    assert!(close(r.v0, lv.v0), "V0 {} vs {}", r.v0, lv.v0);
+    assert!(
+        close(r.edpvr_a, lv.edpvr_a),
+        "A {} vs {}",
+        r.edpvr_a,
+        lv.edpvr_a
+    );
+    assert!(
+        close(r.edpvr_b, lv.edpvr_b),
+        "B {} vs {}",
+        r.edpvr_b,
+        lv.edpvr_b
+    );
+}
+
+#[test]
+fn a_run_without_a_device_shows_no_pump_metrics() {
+    let run_dir = run(NORMAL, &[]);
+    assert!(summary(run_dir.path())["devices"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let html = render_report(&read_run(run_dir.path()).unwrap(), "").unwrap();
+    for key in [
+        "pump_speed_rpm",
+        "pump_torque_mnm",
+        "placement_min_mmhg",
+        "rp_speed_rpm",
+        "suction_fraction",
+        "pump_flow_l_min",
+        "rp_flow_l_min",
+    ] {
+        assert!(!html.contains(&format!(">{key}</code>")), "{key} shown");
+    }
+    for key in ["map_mmhg", "lvedp_mmhg", "cpo_w", "blood_volume_ml"] {
+        assert!(html.contains(&format!(">{key}</code>")), "{key} missing");
+    }
+    assert!(html.contains("No mechanical support."));
+}
+
+/// The targets of the report's links (href="...").
+fn hrefs(html: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .map(|s| s[..s.find('"').unwrap()].to_string())
+        .collect()
+}
+
+#[test]
+fn the_report_links_its_run_files_relative_to_itself() {
+    let run_dir = run(CP, &[]);
+    let dir = run_dir.path();
+    write_report(dir, &dir.join("report.html")).unwrap();
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let links = hrefs(&html);
+    for file in ["beats.csv", "events.csv", "timeseries.csv", "summary.json"] {
+        assert!(links.iter().any(|l| l == file), "{file} in {links:?}");
+    }
+
+    // Written elsewhere, the links lead back to the run's files; no link to
+    // a file the run did not write.
+    std::fs::remove_file(dir.join("events.csv")).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = elsewhere.path().join("a b").join("report.html");
+    write_report(dir, &out).unwrap();
+    let links = hrefs(&std::fs::read_to_string(&out).unwrap());
+    assert_eq!(links.len(), 3, "{links:?}");
+    for l in &links {
+        assert!(l.starts_with("../../"), "{l}");
+        let target = out.parent().unwrap().join(l);
+        assert!(target.is_file(), "{l} → {}", target.display());
+    }
+}
+
+#[test]
+fn two_runs_side_by_side() {
+    let (base, pump) = (
+        run(
+            &CP.replace("[[devices]]\nmodel = \"cp\"\np_level = 8\n", ""),
+            &[],
+        ),
+        run(CP, &[]),
+    );
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("compare.html");
+    let labels = ["no pump".to_string(), "CP P8".to_string()];
+    write_compare_report([base.path(), pump.path()], Some(&labels), &out).unwrap();
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.contains("<h1>no pump vs CP P8</h1>"));
+    for banned in ["http://", "https://", "<script", "<img"] {
+        assert!(!html.contains(banned), "found {banned:?}");
+    }
+    // Headline metrics: both values and the difference (pump − base).
+    for key in [
+        "map_mmhg",
+        "lvedp_mmhg",
+        "total_flow_l_min",
+        "pump_flow_l_min",
+    ] {
+        let row = html
+            .lines()
+            .find(|l| l.contains(&format!(">{key}</code>")))
+            .unwrap_or_else(|| panic!("row of {key}"));
+        let cells: Vec<f64> = row
+            .split("<td class=\"num\">")
+            .skip(1)
+            .map(|c| c[..c.find('<').unwrap()].replace('−', "-").parse().unwrap())
+            .collect();
+        let (a, b) = (metric(base.path(), key), metric(pump.path(), key));
+        let near = |x: f64, y: f64| (x - y).abs() <= 2e-3 * y.abs().max(0.01);
+        assert!(
+            near(cells[0], a) && near(cells[1], b),
+            "{key}: {cells:?} vs {a}, {b}"
+        );
+        assert!(
+            near(cells[2], b - a),
+            "{key}: difference {} vs {}",
+            cells[2],
+            b - a
+        );
+    }
+    // One figure: both LV loops overlaid, labelled.
+    assert_eq!(html.matches("<svg ").count(), 1);
+    let svg = &html[html.find("<svg ").unwrap()..html.find("</svg>").unwrap()];
+    let t = texts(svg);
+    assert!(
+        t.iter().any(|x| x == "no pump") && t.iter().any(|x| x == "CP P8"),
+        "{t:?}"
+    );
+    let loops = svg_polylines(svg)
+        .into_iter()
+        .filter(|(_, p)| p.len() > 50)
+        .count();
+    assert_eq!(loops, 2);
+
+    // Wrong label count: an error, nothing written.
+    let out2 = out_dir.path().join("x.html");
+    let err =
+        write_compare_report([base.path(), pump.path()], Some(&labels[..1]), &out2).unwrap_err();
+    assert!(matches!(err, ReportError::Labels { given: 1 }), "{err}");
+    assert!(!out2.exists());
+
+    // From the command line, with default labels and file name.
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_impella-sim"))
+        .arg("report")
+        .args([base.path(), pump.path()])
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{status:?}");
+    let html = std::fs::read_to_string(pump.path().join("compare.html")).unwrap();
+    assert!(
+        html.contains("<h1>no device vs Impella CP P8</h1>"),
+        "default labels"
+    );
 }
 
 /// Writes a sample report for a person to look at:

@@ -182,7 +182,7 @@ metrics! {
         "RV volume at ES";
     rvef_pct, "%", RightVentricle, "RV ejection fraction", "RVEF",
         "RV ejection fraction";
-    pcwp_mmhg, "mmHg", PressuresAndRate, "Wedge pressure (mean LA)", "PCWP",
+    pcwp_mmhg, "mmHg", PressuresAndRate, "Wedge pressure, mean LA", "PCWP",
         "pulmonary capillary wedge pressure, taken as mean LA pressure";
     cvp_mmhg, "mmHg", PressuresAndRate, "Central venous pressure", "CVP",
         "central venous pressure, taken as mean RA pressure";

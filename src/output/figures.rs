@@ -8,13 +8,14 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use serde_json::Value;
 use thiserror::Error;
 
 use super::plot::{
     self, stacked_size_px, Curve, EventMarker, Heatmap, Histogram, ImageFormat, Panel, PlotError,
     PvLoop, PvPlot, Series, StackedPlot, XyChart,
 };
-use super::report::{self, Json, ReportError};
+use super::report::{self, JsonExt, ReportError};
 use crate::analysis::console::Alarm;
 use crate::analysis::{BeatMetrics, MetricInfo};
 use crate::engine::protocol::Criterion;
@@ -457,7 +458,7 @@ pub fn pv_overlay_loops(
 }
 
 /// Short labels that tell the runs apart (see [`write_pv_overlay`]).
-fn default_labels(runs: &[report::RunData]) -> Vec<String> {
+pub(crate) fn default_labels(runs: &[report::RunData]) -> Vec<String> {
     let distinct = |v: &[String]| {
         let mut s: Vec<&String> = v.iter().collect();
         s.sort();
@@ -475,7 +476,7 @@ fn default_labels(runs: &[report::RunData]) -> Vec<String> {
         .map(|r| {
             r.summary
                 .at("provenance.preset")
-                .and_then(Json::as_str)
+                .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string()
         })
@@ -509,10 +510,10 @@ fn default_labels(runs: &[report::RunData]) -> Vec<String> {
 }
 
 /// "CP P8", "CP P8 + RP P6", "no device".
-fn devices_label(summary: &Json) -> String {
+fn devices_label(summary: &Value) -> String {
     let devices: Vec<String> = summary
         .get("devices")
-        .map(Json::as_array)
+        .map(Value::items)
         .unwrap_or(&[])
         .iter()
         .filter_map(|d| {
@@ -599,32 +600,34 @@ fn short_key(key: &str) -> String {
 // ---------------------------------------------------------------------------
 // Sweep charts
 
-/// The metrics charted from a sweep: (key, name, axis title).
-pub const KEY_METRICS: [(&str, &str, &str); 6] = [
-    ("lvedp_mmhg", "LVEDP", "LVEDP (mmHg)"),
-    ("map_mmhg", "MAP", "MAP (mmHg)"),
-    ("total_flow_l_min", "Total flow", "Total flow (L/min)"),
-    ("pva_mmhg_ml", "PVA", "Pressure–volume area (mmHg·mL)"),
-    ("cpo_w", "Cardiac power", "Cardiac power output (W)"),
-    ("pcwp_mmhg", "PCWP", "PCWP (mmHg)"),
+/// The metrics charted from a sweep, by key; their names (`short`) and
+/// axis titles come from the metric registry ([`MetricInfo`]).
+pub const KEY_METRICS: [&str; 6] = [
+    "lvedp_mmhg",
+    "map_mmhg",
+    "total_flow_l_min",
+    "pva_mmhg_ml",
+    "cpo_w",
+    "pcwp_mmhg",
 ];
 
 /// Charted as well when some ok case has a nonzero value.
-pub const OTHER_METRICS: [(&str, &str, &str); 5] = [
-    ("pump_flow_l_min", "Pump flow", "Left pump flow (L/min)"),
-    ("rp_flow_l_min", "RP flow", "Right pump flow (L/min)"),
-    ("cvp_mmhg", "CVP", "CVP (mmHg)"),
-    (
-        "suction_fraction",
-        "Suction",
-        "Fraction of beat with suction",
-    ),
-    (
-        "mr_volume_ml",
-        "MR volume",
-        "Mitral regurgitant volume (mL)",
-    ),
+pub const OTHER_METRICS: [&str; 5] = [
+    "pump_flow_l_min",
+    "rp_flow_l_min",
+    "cvp_mmhg",
+    "suction_fraction",
+    "mr_volume_ml",
 ];
+
+/// A charted metric's axis title: its label with its unit, "Left pump flow
+/// (L/min)" (chart titles name it by its short name, "Pump flow").
+fn metric_axis_title(m: &MetricInfo) -> String {
+    match m.unit {
+        "–" => m.label.to_string(),
+        unit => format!("{} ({unit})", m.label),
+    }
+}
 
 /// A cases.csv as text cells.
 #[derive(Debug, Clone)]
@@ -797,21 +800,23 @@ pub fn write_sweep_charts(
             format!("no case with status ok (of {})", t.rows.len()),
         ));
     }
-    let metrics: Vec<(&str, &str, &str)> = KEY_METRICS
+    let metrics: Vec<(&str, &str, String)> = KEY_METRICS
         .iter()
         .copied()
-        .filter(|(k, _, _)| t.column(k).is_some())
-        .chain(OTHER_METRICS.iter().copied().filter(|(k, _, _)| {
+        .filter(|k| t.column(k).is_some())
+        .chain(OTHER_METRICS.iter().copied().filter(|k| {
             t.column(k).is_some_and(|j| {
                 t.ok_rows()
                     .any(|r| num(&r[j]).is_some_and(|v| v.abs() > 1e-6))
             })
         }))
+        .filter_map(MetricInfo::of)
+        .map(|m| (m.key, m.short, metric_axis_title(m)))
         .collect();
     if metrics.is_empty() {
         return Err(content(
             cases_csv,
-            format!("no metric column (expected e.g. {:?})", KEY_METRICS[0].0),
+            format!("no metric column (expected e.g. {:?})", KEY_METRICS[0]),
         ));
     }
     fs::create_dir_all(out_dir).map_err(|source| FigureError::Io {

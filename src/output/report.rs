@@ -10,10 +10,13 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use nalgebra::{DMatrix, DVector};
+use serde_json::Value;
 use thiserror::Error;
 
-use super::plot::{self, EventMarker, Panel, PlotError, PvLoop, PvPlot, Series, StackedPlot};
+use super::plot::{
+    self, Curve, EventMarker, Panel, PlotError, PvLoop, PvPlot, Series, StackedPlot,
+};
 use crate::analysis::{BeatMetrics, MetricGroup, MetricInfo};
 
 /// Why a report could not be written. Messages name the file concerned.
@@ -36,129 +39,54 @@ pub enum ReportError {
     Plot { figure: String, source: PlotError },
     #[error("cannot write {}: {source}", .path.display())]
     Write { path: PathBuf, source: io::Error },
+    #[error("{given} labels for two runs: give one label per run directory")]
+    Labels { given: usize },
 }
 
 // ---------------------------------------------------------------------------
-// JSON with the key order of the file (serde_json's map sorts keys unless
-// its preserve_order feature is on).
+// summary.json as a `serde_json::Value`: with serde_json's `preserve_order`
+// feature its objects keep the file's key order, which the tables follow.
 
-/// A JSON value whose objects keep the file's key order.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Json {
-    Null,
-    Bool(bool),
-    /// A number, and whether it was written as an integer.
-    Number(f64, bool),
-    String(String),
-    Array(Vec<Json>),
-    Object(Vec<(String, Json)>),
+/// What the report reads of a JSON value, beside `serde_json::Value`'s own
+/// `get`, `as_f64` and `as_str`.
+pub trait JsonExt {
+    /// The value at a dotted path, e.g. `console.events`.
+    fn at(&self, path: &str) -> Option<&Value>;
+    /// The items of an array; none for anything else.
+    fn items(&self) -> &[Value];
+    /// The members of an object in the file's order; none for anything else.
+    fn members(&self) -> impl Iterator<Item = (&String, &Value)>;
+    /// Plain text for a table cell: integers as written, other numbers to
+    /// about four significant figures.
+    fn text(&self) -> String;
 }
 
-impl Json {
-    /// The member `key` of an object.
-    pub fn get(&self, key: &str) -> Option<&Json> {
-        match self {
-            Json::Object(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
-    /// The value at a dotted path, e.g. `console.events`.
-    pub fn at(&self, path: &str) -> Option<&Json> {
+impl JsonExt for Value {
+    fn at(&self, path: &str) -> Option<&Value> {
         path.split('.').try_fold(self, |v, key| v.get(key))
     }
 
-    pub fn as_f64(&self) -> Option<f64> {
-        match self {
-            Json::Number(v, _) => Some(*v),
-            _ => None,
-        }
+    fn items(&self) -> &[Value] {
+        self.as_array().map_or(&[], Vec::as_slice)
     }
 
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Json::String(s) => Some(s),
-            _ => None,
-        }
+    fn members(&self) -> impl Iterator<Item = (&String, &Value)> {
+        self.as_object().into_iter().flatten()
     }
 
-    pub fn as_array(&self) -> &[Json] {
-        match self {
-            Json::Array(items) => items,
-            _ => &[],
-        }
-    }
-
-    pub fn members(&self) -> &[(String, Json)] {
-        match self {
-            Json::Object(members) => members,
-            _ => &[],
-        }
-    }
-
-    /// Plain text for a table cell (numbers to about four significant figures).
     fn text(&self) -> String {
         match self {
-            Json::Null => "–".into(),
-            Json::Bool(b) => if *b { "yes" } else { "no" }.into(),
-            Json::Number(v, true) => format!("{v:.0}"),
-            Json::Number(v, false) => number(*v),
-            Json::String(s) => s.clone(),
-            Json::Array(items) if items.is_empty() => "none".into(),
-            Json::Array(items) => items.iter().map(Json::text).collect::<Vec<_>>().join(", "),
-            Json::Object(_) => "…".into(),
+            Value::Null => "–".into(),
+            Value::Bool(b) => if *b { "yes" } else { "no" }.into(),
+            Value::Number(n) => match n.as_f64() {
+                Some(v) if n.is_f64() => number(v),
+                _ => n.to_string(),
+            },
+            Value::String(s) => s.clone(),
+            Value::Array(items) if items.is_empty() => "none".into(),
+            Value::Array(items) => items.iter().map(Value::text).collect::<Vec<_>>().join(", "),
+            Value::Object(_) => "…".into(),
         }
-    }
-}
-
-impl<'de> Deserialize<'de> for Json {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Json;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_unit<E>(self) -> Result<Json, E> {
-                Ok(Json::Null)
-            }
-            fn visit_none<E>(self) -> Result<Json, E> {
-                Ok(Json::Null)
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
-                Ok(Json::Bool(v))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<Json, E> {
-                Ok(Json::Number(v as f64, true))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<Json, E> {
-                Ok(Json::Number(v as f64, true))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<Json, E> {
-                Ok(Json::Number(v, false))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Json, E> {
-                Ok(Json::String(v.to_string()))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Json, E> {
-                Ok(Json::String(v))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(Json::Array(items))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
-                let mut members = Vec::new();
-                while let Some((k, v)) = map.next_entry::<String, Json>()? {
-                    members.push((k, v));
-                }
-                Ok(Json::Object(members))
-            }
-        }
-        d.deserialize_any(V)
     }
 }
 
@@ -194,7 +122,7 @@ pub struct EventRow {
 #[derive(Debug, Clone)]
 pub struct RunData {
     pub dir: PathBuf,
-    pub summary: Json,
+    pub summary: Value,
     /// All of beats.csv.
     pub beats: Table,
     /// The rows of timeseries.csv from the start of the last `WAVEFORM_BEATS`
@@ -208,8 +136,9 @@ pub struct RunData {
 /// How many of the last beats the waveform figure shows.
 pub const WAVEFORM_BEATS: usize = 3;
 
-/// Timeseries columns the figures use; the first six are required.
-const TS_COLUMNS: [&str; 9] = [
+/// Timeseries columns the figures use; the first six are required (the
+/// last two give the PV loop its ESPVR and EDPVR, [`lv_pv_relations`]).
+const TS_COLUMNS: [&str; 11] = [
     "t_s",
     "v_lv_ml",
     "p_lv_mmhg",
@@ -219,6 +148,8 @@ const TS_COLUMNS: [&str; 9] = [
     "q_pump_left_ml_s",
     "q_av_ml_s",
     "q_pump_right_ml_s",
+    "p_peri_mmhg",
+    "e_v",
 ];
 const TS_REQUIRED: usize = 6;
 
@@ -248,7 +179,7 @@ pub fn read_run(dir: &Path) -> Result<RunData, ReportError> {
         path: summary_path.clone(),
         source,
     })?;
-    let summary: Json = serde_json::from_str(&text).map_err(|e| ReportError::Json {
+    let summary: Value = serde_json::from_str(&text).map_err(|e| ReportError::Json {
         path: summary_path.clone(),
         message: e.to_string(),
     })?;
@@ -452,8 +383,136 @@ pub fn last_beat_pv_loop(run: &RunData, label: &str) -> Result<Option<PvLoop>, R
     }))
 }
 
-/// The LV PV loop of the last beat with its ED and ES points, as SVG;
-/// `None` when the run has no timeseries.
+/// The end-systolic and end-diastolic pressure–volume relations (ESPVR,
+/// EDPVR) of a ventricle: P = Ees·(V − V0) and P = A·(exp(B·(V − V0)) − 1),
+/// transmural pressures (docs/model.md).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PvRelations {
+    /// End-systolic elastance, mmHg/mL.
+    pub ees: f64,
+    /// Unstressed volume, mL.
+    pub v0: f64,
+    /// EDPVR scale A, mmHg.
+    pub edpvr_a: f64,
+    /// EDPVR stiffness B, 1/mL.
+    pub edpvr_b: f64,
+}
+
+impl PvRelations {
+    /// Transmural pressure at volume `v_ml` and activation `e` (0–1).
+    pub fn pressure(&self, e: f64, v_ml: f64) -> f64 {
+        e * self.ees * (v_ml - self.v0) + (1.0 - e) * self.edpvr(v_ml)
+    }
+
+    /// The EDPVR at `v_ml`, mmHg.
+    pub fn edpvr(&self, v_ml: f64) -> f64 {
+        self.edpvr_a * ((self.edpvr_b * (v_ml - self.v0)).exp() - 1.0)
+    }
+}
+
+/// The LV's ESPVR and EDPVR at the last beat, recovered from that beat's
+/// samples in timeseries.csv (LV volume and pressure, pericardial pressure,
+/// activation e_v), so the report draws the lines `pv_loop.png` draws
+/// without the run's parameters. The chamber law P_lv − P_peri =
+/// e·Ees·(V − V0) + (1 − e)·(C·exp(B·V) − A), C = A·exp(−B·V0), is linear in
+/// Ees, Ees·V0, C and A once B is fixed: B is found by a one-dimensional
+/// search over least-squares fits. `None` without those columns, or when
+/// the relations found do not reproduce the samples (to 0.05 mmHg rms):
+/// then no lines rather than wrong ones.
+pub fn lv_pv_relations(run: &RunData) -> Option<PvRelations> {
+    let ts = run.timeseries.as_ref()?;
+    let from = last_beat(run, "t_start_s").unwrap_or(f64::NEG_INFINITY);
+    let col = |name: &str| column_index(ts, name);
+    let (iv, ip, ipp, ie) = (
+        col("v_lv_ml")?,
+        col("p_lv_mmhg")?,
+        col("p_peri_mmhg")?,
+        col("e_v")?,
+    );
+    // (volume, transmural pressure, activation)
+    let samples: Vec<[f64; 3]> = rows_from(ts, from)
+        .map(|r| [r[iv], r[ip] - r[ipp], r[ie]])
+        .filter(|s| s.iter().all(|x| x.is_finite()))
+        .collect();
+    if samples.len() < 8 {
+        return None;
+    }
+    // exp(B·V) relative to the largest volume, so the column stays near 1.
+    let v_ref = samples.iter().map(|s| s[0]).fold(f64::MIN, f64::max);
+    let fit = |b: f64| -> Option<(f64, DVector<f64>)> {
+        let design = DMatrix::from_fn(samples.len(), 4, |i, j| {
+            let [v, _, e] = samples[i];
+            match j {
+                0 => e * v,
+                1 => -e,
+                2 => (1.0 - e) * (b * (v - v_ref)).exp(),
+                _ => -(1.0 - e),
+            }
+        });
+        let p = DVector::from_fn(samples.len(), |i, _| samples[i][1]);
+        let x = design.clone().svd(true, true).solve(&p, 1e-14).ok()?;
+        let residual = (&design * &x - &p).norm_squared();
+        residual.is_finite().then_some((residual, x))
+    };
+    let cost = |ln_b: f64| fit(ln_b.exp()).map_or(f64::INFINITY, |f| f.0);
+    // A grid over B from 0.001 to 0.5 /mL, then golden-section refinement.
+    let (lo, hi, n) = (0.001f64.ln(), 0.5f64.ln(), 60);
+    let step = (hi - lo) / n as f64;
+    let best = (0..=n)
+        .map(|k| lo + step * k as f64)
+        .min_by(|a, b| cost(*a).total_cmp(&cost(*b)))?;
+    let (mut a, mut b) = (best - step, best + step);
+    let phi = 0.5 * (5f64.sqrt() - 1.0);
+    for _ in 0..60 {
+        let c = b - phi * (b - a);
+        let d = a + phi * (b - a);
+        if cost(c) < cost(d) {
+            b = d;
+        } else {
+            a = c;
+        }
+    }
+    let edpvr_b = (0.5 * (a + b)).exp();
+    let (_, x) = fit(edpvr_b)?;
+    let relations = PvRelations {
+        ees: x[0],
+        v0: x[1] / x[0],
+        edpvr_a: x[3],
+        edpvr_b,
+    };
+    let rms = (samples
+        .iter()
+        .map(|&[v, p, e]| (relations.pressure(e, v) - p).powi(2))
+        .sum::<f64>()
+        / samples.len() as f64)
+        .sqrt();
+    (relations.ees > 0.0 && rms < 0.05).then_some(relations)
+}
+
+/// The ESPVR and EDPVR as `pv_loop.png` draws them: from V0 (or 0) to 15 %
+/// beyond the loop's largest volume.
+fn reference_lines(r: &PvRelations, volume_ml: &[f64]) -> [Curve; 2] {
+    let v_hi = volume_ml.iter().copied().fold(f64::MIN, f64::max) * 1.15;
+    let v_lo = r.v0.max(0.0);
+    let n = 60;
+    let grid = |k: usize| v_lo + (v_hi - v_lo) * k as f64 / n as f64;
+    [
+        Curve {
+            label: format!("ESPVR (Ees {:.2} mmHg/mL)", r.ees),
+            points: (0..=n)
+                .map(|k| (grid(k), r.ees * (grid(k) - r.v0)))
+                .collect(),
+        },
+        Curve {
+            label: "EDPVR".to_string(),
+            points: (0..=n).map(|k| (grid(k), r.edpvr(grid(k)))).collect(),
+        },
+    ]
+}
+
+/// The LV PV loop of the last beat with its ED and ES points and, when
+/// they can be recovered ([`lv_pv_relations`]), its ESPVR and EDPVR, as
+/// SVG; `None` when the run has no timeseries.
 pub fn pv_loop_svg(run: &RunData, size_px: (u32, u32)) -> Result<Option<String>, ReportError> {
     let label = match last_beat(run, "hr_bpm") {
         Some(hr) => format!("LV, last beat ({hr:.0} bpm)"),
@@ -462,12 +521,13 @@ pub fn pv_loop_svg(run: &RunData, size_px: (u32, u32)) -> Result<Option<String>,
     let Some(lv) = last_beat_pv_loop(run, &label)? else {
         return Ok(None);
     };
+    let references = lv_pv_relations(run).map(|r| reference_lines(&r, &lv.volume_ml));
     let loops = [lv];
     let plot = PvPlot {
         chamber: "LV",
         title: "",
         loops: &loops,
-        reference_lines: &[],
+        reference_lines: references.as_ref().map_or(&[], |r| r.as_slice()),
     };
     plot::pv_plot_svg(&plot, size_px)
         .map(Some)
@@ -478,13 +538,13 @@ pub fn pv_loop_svg(run: &RunData, size_px: (u32, u32)) -> Result<Option<String>,
 fn console_events(run: &RunData) -> Vec<(f64, String)> {
     run.summary
         .at("console.events")
-        .map(Json::as_array)
+        .map(Value::items)
         .unwrap_or(&[])
         .iter()
         .filter_map(|e| {
             let t = e.get("t_s")?.as_f64()?;
-            let alarm = e.get("alarm").map(Json::text).unwrap_or_default();
-            let device = e.get("device").map(Json::text).unwrap_or_default();
+            let alarm = e.get("alarm").map(Value::text).unwrap_or_default();
+            let device = e.get("device").map(Value::text).unwrap_or_default();
             Some((
                 t,
                 format!("{device} {}", alarm.replace('_', " "))
@@ -656,10 +716,10 @@ pub fn trends_svg(run: &RunData) -> Result<String, ReportError> {
     let steady = run.summary.get("steady_state");
     let reached = steady
         .and_then(|s| s.get("reached"))
-        .is_some_and(|r| *r == Json::Bool(true));
+        .is_some_and(|r| r.as_bool() == Some(true));
     let at_beat = steady
         .and_then(|s| s.get("beats_to_steady_state"))
-        .and_then(Json::as_f64);
+        .and_then(Value::as_f64);
     if let (true, Some(k), None) = (reached, at_beat, run.summary.get("course")) {
         if let Some(&ts) = t.get(k as usize) {
             events.push(EventMarker::new(ts * scale, "steady state"));
@@ -833,23 +893,25 @@ footer { margin-top: 3em; color: var(--muted); font-size: .85rem; }
 @media print { body { max-width: none; padding: 0; font-size: 11pt; } figure, table, .card { break-inside: avoid; } }
 "#;
 
-/// The report of `run` as one HTML document.
-pub fn render_report(run: &RunData) -> Result<String, ReportError> {
+/// The report of `run` as one HTML document; `run_href` leads from the
+/// report to the run directory for the links to its files ("" when the
+/// report is in it; see [`run_href`]).
+pub fn render_report(run: &RunData, run_href: &str) -> Result<String, ReportError> {
     let s = &run.summary;
     let title = s
         .get("title")
-        .and_then(Json::as_str)
+        .and_then(Value::as_str)
         .filter(|t| !t.trim().is_empty())
         .unwrap_or("impella-sim run");
     let disclaimer = s
         .get("disclaimer")
-        .and_then(Json::as_str)
+        .and_then(Value::as_str)
         .unwrap_or(super::DISCLAIMER);
     let metrics = s
         .get("metrics")
         .cloned()
-        .unwrap_or(Json::Object(Vec::new()));
-    let metric = |k: &str| metrics.get(k).and_then(Json::as_f64);
+        .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+    let metric = |k: &str| metrics.get(k).and_then(Value::as_f64);
 
     let mut h = String::with_capacity(256 * 1024);
     let w = &mut h;
@@ -863,13 +925,14 @@ pub fn render_report(run: &RunData) -> Result<String, ReportError> {
     let _ = writeln!(w, "<header>\n<h1>{}</h1>", escape(title));
     let file = s
         .at("provenance.scenario_file")
-        .and_then(Json::as_str)
+        .and_then(Value::as_str)
         .map(|f| format!("Scenario <code>{}</code>, ", escape(f)))
         .unwrap_or_default();
     let _ = writeln!(
         w,
-        "<p class=\"sub\">{file}run directory <code>{}</code></p>",
-        escape(&run.dir.display().to_string())
+        "<p class=\"sub\">{file}run directory <code>{}</code></p>\n<p class=\"sub\">Files: {}</p>",
+        escape(&run.dir.display().to_string()),
+        file_links(run, run_href)
     );
     let _ = writeln!(
         w,
@@ -895,17 +958,17 @@ pub fn render_report(run: &RunData) -> Result<String, ReportError> {
     let _ = writeln!(w, "</section>");
     let steady = s.get("steady_state");
     if let Some(steady) = steady {
-        let reached = steady.get("reached") == Some(&Json::Bool(true));
+        let reached = steady.get("reached").and_then(Value::as_bool) == Some(true);
         let beats = steady
             .get("beats_to_steady_state")
-            .map(Json::text)
+            .map(Value::text)
             .unwrap_or_default();
-        let report_beats = s.at("provenance.report_beats").map(Json::text);
+        let report_beats = s.at("provenance.report_beats").map(Value::text);
         let last = report_beats.unwrap_or_else(|| "few".into());
         let text = if let Some(course) = s.get("course") {
             let hours = course
                 .get("duration_s")
-                .and_then(Json::as_f64)
+                .and_then(Value::as_f64)
                 .map(|d| format!("{} h", number(d / 3600.0)))
                 .unwrap_or_else(|| "a course".into());
             format!(
@@ -925,9 +988,14 @@ pub fn render_report(run: &RunData) -> Result<String, ReportError> {
     let _ = writeln!(w, "<h2>Figures</h2>");
     match pv_loop_svg(run, PV_SIZE_PX)? {
         Some(svg) => {
+            let lines = if lv_pv_relations(run).is_some() {
+                "; ESPVR and EDPVR of that beat, recovered from timeseries.csv"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 w,
-                "<h3>LV pressure–volume loop</h3>\n<figure class=\"pv\">{}<figcaption>The last simulated beat: LV volume across, LV pressure up; circle end-diastole, square end-systole (from beats.csv).</figcaption></figure>",
+                "<h3>LV pressure–volume loop</h3>\n<figure class=\"pv\">{}<figcaption>The last simulated beat: LV volume across, LV pressure up; circle end-diastole, square end-systole (from beats.csv){lines}.</figcaption></figure>",
                 inline_svg(&svg, "LV pressure-volume loop of the last beat")
             );
         }
@@ -966,11 +1034,17 @@ pub fn render_report(run: &RunData) -> Result<String, ReportError> {
         w,
         "<h2>Steady-state metrics</h2>\n<p class=\"sub\">summary.json <code>metrics</code>; definitions in docs/outputs.md.</p>\n<div class=\"groups\">"
     );
-    let mut shown: Vec<&str> = Vec::new();
+    // Without a device the pump metrics are all 0: left out, not "Other".
+    let hide_pumps = without_devices(s);
+    let mut shown: Vec<&str> = BeatMetrics::INFO
+        .iter()
+        .filter(|m| hide_pumps && is_pump_metric(m))
+        .map(|m| m.key)
+        .collect();
     for group in MetricGroup::ALL {
         let rows: Vec<_> = BeatMetrics::INFO
             .iter()
-            .filter(|m| m.group == group)
+            .filter(|m| m.group == group && !(hide_pumps && is_pump_metric(m)))
             .filter_map(|m| metrics.get(m.key).map(|v| (m.key, m.label, v)))
             .collect();
         let group = group.title();
@@ -989,7 +1063,6 @@ pub fn render_report(run: &RunData) -> Result<String, ReportError> {
     }
     let others: Vec<_> = metrics
         .members()
-        .iter()
         .filter(|(k, _)| !shown.contains(&k.as_str()))
         .collect();
     if !others.is_empty() {
@@ -1003,20 +1076,26 @@ pub fn render_report(run: &RunData) -> Result<String, ReportError> {
         let _ = writeln!(w, "</table></div>");
     }
     let _ = writeln!(w, "</div>");
+    if hide_pumps {
+        let _ = writeln!(
+            w,
+            "<p class=\"note\">No device in this run: the pump metrics (all 0) are not shown.</p>"
+        );
+    }
 
     // Devices and console.
     let _ = writeln!(w, "<h2>Devices</h2>");
-    let devices = s.get("devices").map(Json::as_array).unwrap_or(&[]);
+    let devices = s.get("devices").map(Value::items).unwrap_or(&[]);
     if devices.is_empty() {
         let _ = writeln!(w, "<p>No mechanical support.</p>");
     } else {
         object_table(w, devices);
     }
     let _ = writeln!(w, "<h2>Console alarms</h2>");
-    if let Some(n) = s.at("console.suction_beats").and_then(Json::as_f64) {
+    if let Some(n) = s.at("console.suction_beats").and_then(Value::as_f64) {
         let _ = writeln!(w, "<p>Beats with suction over the whole run: {n:.0}.</p>");
     }
-    let alarms = s.at("console.events").map(Json::as_array).unwrap_or(&[]);
+    let alarms = s.at("console.events").map(Value::items).unwrap_or(&[]);
     if alarms.is_empty() {
         let _ = writeln!(
             w,
@@ -1052,7 +1131,7 @@ pub fn render_report(run: &RunData) -> Result<String, ReportError> {
     }
     let version = s
         .at("provenance.crate_version")
-        .and_then(Json::as_str)
+        .and_then(Value::as_str)
         .unwrap_or(env!("CARGO_PKG_VERSION"));
     let _ = writeln!(
         w,
@@ -1064,12 +1143,10 @@ pub fn render_report(run: &RunData) -> Result<String, ReportError> {
     Ok(h)
 }
 
-fn metric_row(w: &mut String, name: &str, key: &str, v: &Json) {
-    let value = match v {
-        Json::Number(x, _) if key.ends_with("_fraction") => {
-            format!("{} ({:.0} %)", number(*x), 100.0 * x)
-        }
-        v => v.text(),
+fn metric_row(w: &mut String, name: &str, key: &str, v: &Value) {
+    let value = match v.as_f64() {
+        Some(x) if key.ends_with("_fraction") => format!("{} ({:.0} %)", number(x), 100.0 * x),
+        _ => v.text(),
     };
     let label = if name == key {
         format!("<code>{}</code>", escape(key))
@@ -1100,7 +1177,7 @@ fn heading(key: &str) -> String {
 
 /// A table with one row per object and one column per key (in order of
 /// first appearance); numbers get the unit their key names.
-fn object_table(w: &mut String, items: &[Json]) {
+fn object_table(w: &mut String, items: &[Value]) {
     let mut keys: Vec<&str> = Vec::new();
     for item in items {
         for (k, _) in item.members() {
@@ -1125,9 +1202,8 @@ fn object_table(w: &mut String, items: &[Json]) {
         let _ = write!(w, "<tr>");
         for k in &keys {
             match item.get(k) {
-                Some(Json::Number(v, int)) => {
-                    let text = if *int { format!("{v:.0}") } else { number(*v) };
-                    let _ = write!(w, "<td class=\"num\">{text}</td>");
+                Some(v) if v.is_number() => {
+                    let _ = write!(w, "<td class=\"num\">{}</td>", v.text());
                 }
                 Some(v) => {
                     let _ = write!(w, "<td>{}</td>", escape(&v.text().replace('_', " ")));
@@ -1143,10 +1219,10 @@ fn object_table(w: &mut String, items: &[Json]) {
 }
 
 /// An object flattened to `path.to.key | value` rows.
-fn flat_table(w: &mut String, root: &str, value: &Json) {
-    fn rows<'a>(prefix: &str, v: &'a Json, out: &mut Vec<(String, &'a Json)>) {
+fn flat_table(w: &mut String, root: &str, value: &Value) {
+    fn rows<'a>(prefix: &str, v: &'a Value, out: &mut Vec<(String, &'a Value)>) {
         match v {
-            Json::Object(members) => {
+            Value::Object(members) => {
                 for (k, v) in members {
                     let path = if prefix.is_empty() {
                         k.clone()
@@ -1172,7 +1248,7 @@ fn flat_table(w: &mut String, root: &str, value: &Json) {
     for (path, v) in out {
         let last = path.rsplit('.').next().unwrap_or(&path);
         let unit = match v {
-            Json::Number(..) => unit_of(last),
+            Value::Number(_) => unit_of(last),
             _ => "",
         };
         let text = if unit.is_empty() || unit == "fraction" || unit == "ratio" {
@@ -1228,7 +1304,26 @@ fn events_table(w: &mut String, events: &[EventRow]) {
 /// that fails never looks complete.
 pub fn write_report(run_dir: &Path, out_html: &Path) -> Result<(), ReportError> {
     let run = read_run(run_dir)?;
-    let html = render_report(&run)?;
+    create_parent(out_html)?;
+    let html = render_report(&run, &run_href(run_dir, out_html))?;
+    write_html(out_html, &html)
+}
+
+/// Creates the directory `out_html` goes into.
+fn create_parent(out_html: &Path) -> Result<(), ReportError> {
+    match out_html.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => fs::create_dir_all(parent).map_err(|source| ReportError::Write {
+            path: out_html.to_path_buf(),
+            source,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Writes `html` to `out_html` (in an existing directory) under a
+/// temporary name (`NAME.partial`), renamed when complete, so a report
+/// that fails never looks complete.
+fn write_html(out_html: &Path, html: &str) -> Result<(), ReportError> {
     let write_err = |source| ReportError::Write {
         path: out_html.to_path_buf(),
         source,
@@ -1236,9 +1331,6 @@ pub fn write_report(run_dir: &Path, out_html: &Path) -> Result<(), ReportError> 
     let name = out_html
         .file_name()
         .ok_or_else(|| write_err(io::Error::other("not a file name")))?;
-    if let Some(parent) = out_html.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).map_err(write_err)?;
-    }
     let mut partial = name.to_os_string();
     partial.push(".partial");
     let tmp = out_html.with_file_name(partial);
@@ -1248,6 +1340,265 @@ pub fn write_report(run_dir: &Path, out_html: &Path) -> Result<(), ReportError> 
         return Err(write_err(e));
     }
     Ok(())
+}
+
+/// The run directory `run_dir` as a link relative to the directory of
+/// `out_html` ("" when the report sits in it, else e.g. "../base/"), so the
+/// links to the run's files hold when both are moved together. An absolute
+/// `file:` URL when there is no relative path (another drive).
+pub fn run_href(run_dir: &Path, out_html: &Path) -> String {
+    let from = out_html
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let (Ok(from), Ok(to)) = (fs::canonicalize(from), fs::canonicalize(run_dir)) else {
+        return String::new();
+    };
+    let (from, to): (Vec<_>, Vec<_>) = (from.components().collect(), to.components().collect());
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    // Root and prefix components are separators or drive names ("C:").
+    let segments: String = to[common..]
+        .iter()
+        .map(|c| c.as_os_str().to_string_lossy().replace(['/', '\\'], ""))
+        .filter(|c| !c.is_empty())
+        .map(|c| url_segment(&c) + "/")
+        .collect();
+    if common == 0 {
+        return format!("file:///{segments}");
+    }
+    "../".repeat(from.len() - common) + &segments
+}
+
+/// A path segment for a URL: bytes other than unreserved ones and ':' percent-encoded.
+fn url_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b':' => {
+                (b as char).to_string()
+            }
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The run's files that exist, as links through `href` (see [`run_href`]).
+fn file_links(run: &RunData, href: &str) -> String {
+    RUN_FILES
+        .iter()
+        .filter(|f| run.dir.join(f).is_file())
+        .map(|f| format!("<a href=\"{}{f}\">{f}</a>", escape(href)))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// The files of a run directory a report links to.
+const RUN_FILES: [&str; 4] = ["summary.json", "beats.csv", "events.csv", "timeseries.csv"];
+
+/// Reads two finished runs (e.g. baseline and pump) and writes one page
+/// with both side by side to `out_html`: headline and all metrics with the
+/// difference (second − first), and both LV PV loops overlaid. `labels`
+/// name the runs (default: what tells them apart, as `impella-sim overlay`
+/// labels loops). Written like [`write_report`].
+pub fn write_compare_report(
+    run_dirs: [&Path; 2],
+    labels: Option<&[String]>,
+    out_html: &Path,
+) -> Result<(), ReportError> {
+    if let Some(l) = labels.filter(|l| l.len() != 2) {
+        return Err(ReportError::Labels { given: l.len() });
+    }
+    let runs = [read_run(run_dirs[0])?, read_run(run_dirs[1])?];
+    let labels: Vec<String> = match labels {
+        Some(l) => l.to_vec(),
+        None => super::figures::default_labels(&runs),
+    };
+    create_parent(out_html)?;
+    let hrefs = run_dirs.map(|d| run_href(d, out_html));
+    let html = render_compare_report(
+        [&runs[0], &runs[1]],
+        [&labels[0], &labels[1]],
+        [&hrefs[0], &hrefs[1]],
+    )?;
+    write_html(out_html, &html)
+}
+
+/// A metric's value for a table cell: four significant figures.
+fn value_text(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".into(), number)
+}
+
+/// A difference with its sign: "+1.23", "−4.5", "0".
+fn difference_text(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if (b - a).is_finite() => {
+            let d = b - a;
+            let text = significant(d.abs(), 3);
+            if text == "0" {
+                text
+            } else if d > 0.0 {
+                format!("+{text}")
+            } else {
+                format!("−{text}")
+            }
+        }
+        _ => "–".into(),
+    }
+}
+
+/// Whether a summary says the run had no device (an empty `devices` list).
+fn without_devices(summary: &Value) -> bool {
+    summary.get("devices").is_some_and(|d| d.items().is_empty())
+}
+
+/// Metrics of the pumps: 0 throughout a run without a device.
+fn is_pump_metric(m: &MetricInfo) -> bool {
+    m.group == MetricGroup::Pumps || m.key.starts_with("pump_") || m.key.starts_with("rp_")
+}
+
+/// Two runs side by side as one HTML document (see
+/// [`write_compare_report`]); `hrefs` lead from the page to each run
+/// directory (see [`run_href`]).
+pub fn render_compare_report(
+    runs: [&RunData; 2],
+    labels: [&str; 2],
+    hrefs: [&str; 2],
+) -> Result<String, ReportError> {
+    let metric = |run: &RunData, key: &str| {
+        run.summary
+            .get("metrics")
+            .and_then(|m| m.get(key))
+            .and_then(Value::as_f64)
+    };
+    let title = format!("{} vs {}", labels[0], labels[1]);
+    let disclaimer = runs[0]
+        .summary
+        .get("disclaimer")
+        .and_then(Value::as_str)
+        .unwrap_or(super::DISCLAIMER);
+    let mut h = String::with_capacity(128 * 1024);
+    let w = &mut h;
+    let _ = write!(
+        w,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{} – impella-sim comparison</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        escape(&title)
+    );
+    let _ = writeln!(w, "<header>\n<h1>{}</h1>", escape(&title));
+    for ((run, label), href) in runs.iter().zip(labels).zip(hrefs) {
+        let run_title = run
+            .summary
+            .get("title")
+            .and_then(Value::as_str)
+            .unwrap_or("impella-sim run");
+        let _ = writeln!(
+            w,
+            "<p class=\"sub\"><strong>{}</strong>: {} — run directory <code>{}</code> ({})</p>",
+            escape(label),
+            escape(run_title),
+            escape(&run.dir.display().to_string()),
+            file_links(run, href)
+        );
+    }
+    let _ = writeln!(
+        w,
+        "<p class=\"disclaimer\"><strong>Not for patient care.</strong> {}</p>\n</header>",
+        escape(disclaimer)
+    );
+
+    // Metric tables: value of each run, and the second minus the first.
+    let hide_pumps = runs.iter().all(|r| without_devices(&r.summary));
+    let table = |w: &mut String, keys: &mut dyn Iterator<Item = &'static MetricInfo>| {
+        let _ = writeln!(
+            w,
+            "<table class=\"compare\">\n<tr><th>Metric</th><th class=\"num\">{}</th><th class=\"num\">{}</th><th class=\"num\">Difference</th><th>Unit</th></tr>",
+            escape(labels[0]),
+            escape(labels[1])
+        );
+        for m in keys {
+            let (a, b) = (metric(runs[0], m.key), metric(runs[1], m.key));
+            if a.is_none() && b.is_none() {
+                continue;
+            }
+            let _ = writeln!(
+                w,
+                "<tr><td>{}<br><code class=\"key\">{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"unit\">{}</td></tr>",
+                escape(m.label),
+                escape(m.key),
+                value_text(a),
+                value_text(b),
+                difference_text(a, b),
+                escape(unit_of(m.key))
+            );
+        }
+        let _ = writeln!(w, "</table>");
+    };
+    let _ = writeln!(
+        w,
+        "<h2>Headline metrics</h2>\n<p class=\"sub\">Means over each run's report beats (summary.json <code>metrics</code>); difference = {} − {}.</p>",
+        escape(labels[1]),
+        escape(labels[0])
+    );
+    table(
+        w,
+        &mut HEADLINE
+            .iter()
+            .filter_map(|k| MetricInfo::of(k))
+            .filter(|m| !(hide_pumps && is_pump_metric(m))),
+    );
+
+    // Both LV loops in one picture.
+    let _ = writeln!(w, "<h2>LV pressure–volume loops</h2>");
+    let mut loops = Vec::new();
+    for (run, label) in runs.iter().zip(labels) {
+        match last_beat_pv_loop(run, label)? {
+            Some(l) => loops.push(l),
+            None => {
+                let _ = writeln!(
+                    w,
+                    "<p class=\"note\">No PV loop of {}: the run wrote no timeseries.csv (output.timeseries = false).</p>",
+                    escape(label)
+                );
+            }
+        }
+    }
+    if !loops.is_empty() {
+        let plot = PvPlot {
+            chamber: "LV",
+            title: "",
+            loops: &loops,
+            reference_lines: &[],
+        };
+        let svg = plot::pv_plot_svg(&plot, PV_SIZE_PX).map_err(plot_err("PV loops"))?;
+        let _ = writeln!(
+            w,
+            "<figure class=\"pv\">{}<figcaption>The last simulated beat of each run: LV volume across, LV pressure up; circles end-diastole, squares end-systole (from beats.csv).</figcaption></figure>",
+            inline_svg(&svg, "LV pressure-volume loops of both runs")
+        );
+    }
+
+    let _ = writeln!(
+        w,
+        "<h2>All metrics</h2>\n<p class=\"sub\">Definitions in docs/outputs.md.{}</p>",
+        if hide_pumps {
+            " Neither run had a device: pump metrics are not shown."
+        } else {
+            ""
+        }
+    );
+    table(
+        w,
+        &mut BeatMetrics::INFO
+            .iter()
+            .filter(|m| !(hide_pumps && is_pump_metric(m))),
+    );
+    let _ = writeln!(
+        w,
+        "<footer>Comparison written by impella-sim {}. {}</footer>\n</body>\n</html>",
+        env!("CARGO_PKG_VERSION"),
+        escape(disclaimer)
+    );
+    Ok(h)
 }
 
 #[cfg(test)]
@@ -1289,13 +1640,23 @@ mod tests {
 
     #[test]
     fn json_keeps_key_order() {
-        let j: Json =
-            serde_json::from_str(r#"{"b": 1, "a": {"y": 2.5, "x": null}, "c": [true]}"#).unwrap();
-        let keys: Vec<&str> = j.members().iter().map(|(k, _)| k.as_str()).collect();
+        let j: Value = serde_json::from_str(
+            r#"{"b": 1, "a": {"y": 2.5, "x": null, "z": 2.0}, "c": [true, 3]}"#,
+        )
+        .unwrap();
+        let keys: Vec<&str> = j.members().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["b", "a", "c"]);
-        assert_eq!(j.at("a.y").and_then(Json::as_f64), Some(2.5));
-        assert_eq!(j.at("a.x"), Some(&Json::Null));
-        assert_eq!(j.get("b"), Some(&Json::Number(1.0, true)));
+        assert_eq!(j.at("a.y").and_then(Value::as_f64), Some(2.5));
+        assert_eq!(j.at("a.x"), Some(&Value::Null));
+        assert_eq!(j.at("a.x.q"), None);
+        // Integers as written, other numbers as numbers read.
+        assert_eq!(j["b"].text(), "1");
+        assert_eq!(j.at("a.z").map(Value::text).as_deref(), Some("2"));
+        assert_eq!(j.at("a.x").map(Value::text).as_deref(), Some("–"));
+        assert_eq!(j["c"].text(), "yes, 3");
+        assert_eq!(j["c"].items().len(), 2);
+        assert!(j["b"].items().is_empty());
+        assert_eq!(j["b"].members().count(), 0);
     }
 
     #[test]
