@@ -24,9 +24,11 @@
 //! assert!(engine.metrics().unwrap().lvedp_mmhg < before); // the CP unloads the LV
 //! ```
 
+// Modules marked missing_docs have every public item documented; CI (clippy -D warnings)
+// keeps them so. The others are to follow.
+#[warn(missing_docs)]
 pub mod analysis;
 pub mod devices;
-// The engine is the library's front door: every public item is documented.
 #[warn(missing_docs)]
 pub mod engine;
 mod exp;
@@ -34,6 +36,7 @@ pub mod output;
 pub mod physiology;
 mod roots;
 pub mod scenario;
+#[warn(missing_docs)]
 pub mod solver;
 pub mod sweep;
 mod text_position;

@@ -23,11 +23,17 @@ const AV_OPEN_THRESHOLD_ML_S: f64 = 1.0;
 /// Which part of a report a metric belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetricGroup {
+    /// Heart rate, systemic and pulmonary pressures.
     PressuresAndRate,
+    /// Flows, cardiac index and power.
     FlowAndPower,
+    /// LV volumes, pressures, work and valves.
     LeftVentricle,
+    /// RV volumes and PAPi.
     RightVentricle,
+    /// Pump speeds, torque, placement signal, suction.
     Pumps,
+    /// Total blood volume.
     Volume,
 }
 
@@ -42,6 +48,7 @@ impl MetricGroup {
         MetricGroup::Volume,
     ];
 
+    /// Its heading in the report.
     pub fn title(self) -> &'static str {
         match self {
             MetricGroup::PressuresAndRate => "Pressures and rate",
@@ -63,6 +70,7 @@ pub struct MetricInfo {
     pub key: &'static str,
     /// Unit as shown to people ("–" for none).
     pub unit: &'static str,
+    /// Where the report shows it.
     pub group: MetricGroup,
     /// A name that stands alone ("LV end-diastolic pressure").
     pub label: &'static str,

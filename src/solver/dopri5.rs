@@ -14,6 +14,7 @@ pub struct Dopri5Integrator {
 }
 
 impl Dopri5Integrator {
+    /// A fresh integrator with these settings.
     pub fn new(settings: SolverSettings) -> Self {
         Dopri5Integrator {
             settings,

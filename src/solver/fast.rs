@@ -45,24 +45,43 @@ use crate::roots::illinois;
 pub trait Pair {
     /// Scenario name of the fast path with this pair (`solver.method`).
     const NAME: &'static str;
+    /// Node c2 of the tableau (likewise c3–c5; c6 = c7 = 1).
     const C2: f64;
+    #[allow(missing_docs)]
     const C3: f64;
+    #[allow(missing_docs)]
     const C4: f64;
+    #[allow(missing_docs)]
     const C5: f64;
+    /// Coefficient a21 of the tableau (likewise a_ij below).
     const A21: f64;
+    #[allow(missing_docs)]
     const A31: f64;
+    #[allow(missing_docs)]
     const A32: f64;
+    #[allow(missing_docs)]
     const A41: f64;
+    #[allow(missing_docs)]
     const A42: f64;
+    #[allow(missing_docs)]
     const A43: f64;
+    #[allow(missing_docs)]
     const A51: f64;
+    #[allow(missing_docs)]
     const A52: f64;
+    #[allow(missing_docs)]
     const A53: f64;
+    #[allow(missing_docs)]
     const A54: f64;
+    #[allow(missing_docs)]
     const A61: f64;
+    #[allow(missing_docs)]
     const A62: f64;
+    #[allow(missing_docs)]
     const A63: f64;
+    #[allow(missing_docs)]
     const A64: f64;
+    #[allow(missing_docs)]
     const A65: f64;
     /// Σ b_i k_i: y_new = y + h·Σ b_i k_i.
     fn increment(k: [&State; 6]) -> State;
@@ -356,6 +375,7 @@ pub type FastTsit5 = FastRk<Tsitouras>;
 pub type FastDopri5 = FastRk<DormandPrince>;
 
 impl<P: Pair> FastRk<P> {
+    /// A fresh integrator with these settings (no step size carried yet).
     pub fn new(settings: SolverSettings) -> Self {
         FastRk {
             settings,

@@ -121,10 +121,12 @@ impl Method {
     /// Scenario names (`solver.method`), in the order of the variants.
     pub const NAMES: [&'static str; 3] = ["tsit5", "dopri5-fast", "dopri5"];
 
+    /// Its scenario name.
     pub fn name(self) -> &'static str {
         Self::NAMES[self as usize]
     }
 
+    /// The method a scenario name stands for.
     pub fn from_name(name: &str) -> Option<Method> {
         [Method::Tsit5, Method::Dopri5Fast, Method::Reference]
             .into_iter()
@@ -178,8 +180,11 @@ impl Default for SolverSettings {
 /// Work counters, summed over a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SolverStats {
+    /// Right-hand-side evaluations.
     pub rhs_evaluations: u64,
+    /// Steps whose error estimate passed.
     pub accepted_steps: u64,
+    /// Steps redone with a smaller step.
     pub rejected_steps: u64,
     /// Evaluations of the switching functions on their own (integrators that locate switches).
     pub switching_evaluations: u64,
@@ -188,20 +193,30 @@ pub struct SolverStats {
 /// Why an integration failed.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum SolverError {
+    /// The integrator gave up (step too small, too many steps, non-finite state).
     #[error("integrator {method} failed at t = {t:.4} s: {reason}")]
     Failed {
+        /// Integrator name.
         method: &'static str,
+        /// Time, s.
         t: f64,
+        /// What went wrong.
         reason: String,
     },
     #[error(
         "integrator {method} returned {got} samples on [{t0:.4}, {t1:.4}] s, expected {expected}"
     )]
+    /// The interval's samples are not all there.
     MissingSamples {
+        /// Integrator name.
         method: &'static str,
+        /// Interval start, s.
         t0: f64,
+        /// Interval end, s.
         t1: f64,
+        /// Samples returned.
         got: usize,
+        /// Samples asked for.
         expected: usize,
     },
 }
@@ -277,12 +292,16 @@ impl<I: Integrator> Integrator for &mut I {
 /// the chosen integrator runs inside the kernel's copy for this CPU.
 #[derive(Debug, Clone)]
 pub enum Solver {
+    /// [`Method::Tsit5`].
     Tsit5(FastTsit5),
+    /// [`Method::Dopri5Fast`].
     Dopri5Fast(FastDopri5),
+    /// [`Method::Reference`].
     Reference(Dopri5Integrator),
 }
 
 impl Solver {
+    /// The integrator `settings.method` names.
     pub fn new(settings: SolverSettings) -> Self {
         match settings.method {
             Method::Tsit5 => Solver::Tsit5(FastTsit5::new(settings)),
