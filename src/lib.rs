@@ -33,6 +33,7 @@ pub mod devices;
 pub mod engine;
 mod exp;
 pub mod output;
+#[warn(missing_docs)]
 pub mod physiology;
 mod roots;
 pub mod scenario;

@@ -126,39 +126,55 @@ impl Slot {
 /// Pressures (mmHg) and flows (mL/s) at one instant.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Hemodynamics {
-    /// Ventricular and atrial activation e_v, e_a.
+    /// Ventricular activation (0–1).
     pub e_v: f64,
+    /// Atrial activation (0–1).
     pub e_a: f64,
     /// Pericardial pressure, mmHg.
     pub p_peri: f64,
+    /// Left atrial pressure, mmHg.
     pub p_la: f64,
+    /// Left ventricular pressure, mmHg.
     pub p_lv: f64,
+    /// Right atrial pressure, mmHg.
     pub p_ra: f64,
+    /// Right ventricular pressure, mmHg.
     pub p_rv: f64,
     /// Proximal aortic pressure, mmHg.
     pub p_ao: f64,
+    /// Systemic arterial pressure, mmHg.
     pub p_sa: f64,
+    /// Systemic venous pressure, mmHg.
     pub p_sv: f64,
     /// Main pulmonary artery pressure, mmHg.
     pub p_pa: f64,
+    /// Distal pulmonary arterial pressure, mmHg.
     pub p_pad: f64,
+    /// Pulmonary venous pressure, mmHg.
     pub p_pv: f64,
-    /// Valve flows, mL/s (negative = regurgitant).
+    /// Mitral flow, mL/s (negative = regurgitant).
     pub q_mv: f64,
+    /// Aortic-valve flow, mL/s (negative = regurgitant).
     pub q_av: f64,
+    /// Tricuspid flow, mL/s.
     pub q_tv: f64,
+    /// Pulmonary-valve flow, mL/s.
     pub q_pv: f64,
-    /// Peripheral flows through SVR and PVR, mL/s.
+    /// Flow through SVR, mL/s.
     pub q_svr: f64,
+    /// Flow through PVR, mL/s.
     pub q_pvr: f64,
-    /// Venous return into RA and LA, mL/s.
+    /// Systemic venous return into the RA, mL/s.
     pub q_ven_sys: f64,
+    /// Pulmonary venous return into the LA, mL/s.
     pub q_ven_pul: f64,
-    /// Left and right pump cannula flows, mL/s (0 without a pump).
+    /// Left pump cannula flow, mL/s.
     pub q_pump_l: f64,
+    /// Right pump cannula flow, mL/s.
     pub q_pump_r: f64,
-    /// Inlet obstruction resistance R_s of the left and right pumps, mmHg·s/mL.
+    /// Left pump inlet obstruction resistance, mmHg·s/mL.
     pub r_suction_l: f64,
+    /// Right pump inlet obstruction resistance, mmHg·s/mL.
     pub r_suction_r: f64,
 }
 
@@ -240,12 +256,19 @@ impl Hemodynamics {
 /// and the other valves, which the metrics do not use.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MetricPressures {
+    /// Left atrial pressure, mmHg.
     pub p_la: f64,
+    /// Left ventricular pressure, mmHg.
     pub p_lv: f64,
+    /// Right atrial pressure, mmHg.
     pub p_ra: f64,
+    /// Proximal aortic pressure, mmHg.
     pub p_ao: f64,
+    /// Main pulmonary artery pressure, mmHg.
     pub p_pa: f64,
+    /// Mitral flow, mL/s (negative = regurgitant).
     pub q_mv: f64,
+    /// Aortic-valve flow, mL/s (negative = regurgitant).
     pub q_av: f64,
 }
 
@@ -266,12 +289,19 @@ impl MetricPressures {
 /// sample j's ([`Circulation::metric_pressures_block`]).
 #[derive(Debug, Clone, Copy)]
 pub struct MetricBlock<const B: usize> {
+    /// Left atrial pressure, mmHg.
     pub p_la: [f64; B],
+    /// Left ventricular pressure, mmHg.
     pub p_lv: [f64; B],
+    /// Right atrial pressure, mmHg.
     pub p_ra: [f64; B],
+    /// Proximal aortic pressure, mmHg.
     pub p_ao: [f64; B],
+    /// Main pulmonary artery pressure, mmHg.
     pub p_pa: [f64; B],
+    /// Mitral flow, mL/s (negative = regurgitant).
     pub q_mv: [f64; B],
+    /// Aortic-valve flow, mL/s (negative = regurgitant).
     pub q_av: [f64; B],
 }
 
@@ -294,6 +324,7 @@ impl<const B: usize> MetricBlock<B> {
 /// A pump coupled between two compartments.
 #[derive(Debug, Clone)]
 pub struct PumpCoupling {
+    /// The device.
     pub pump: Pump,
     /// Compartment the pump draws from.
     pub inlet: Slot,
@@ -308,17 +339,24 @@ pub struct PumpCoupling {
 /// A pump that cannot be placed as asked.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CouplingError {
+    /// Two pumps on one side.
     #[error("two {side} pumps ({first} and {second}): at most one left-sided and one right-sided device")]
     SideTaken {
+        /// "left" or "right".
         side: &'static str,
+        /// Catalogue id of the pump already there.
         first: String,
+        /// Catalogue id of the one that does not fit.
         second: String,
     },
+    /// A malposition given to a right-sided pump.
     #[error(
         "position '{position}' is modelled for left-sided devices only ({model} is right-sided)"
     )]
     RightMalposition {
+        /// Catalogue id.
         model: String,
+        /// The position asked for.
         position: &'static str,
     },
 }
@@ -482,6 +520,7 @@ impl Circulation {
         }
     }
 
+    /// The parameters it was built from.
     pub fn parameters(&self) -> &Parameters {
         &self.p
     }

@@ -9,9 +9,13 @@ use super::Parameters;
 /// A drug the scenario can give.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Drug {
+    /// Vasoconstrictor with inotropy.
     Norepinephrine,
+    /// Inotrope.
     Dobutamine,
+    /// Inodilator.
     Milrinone,
+    /// Vasodilator.
     Nitroprusside,
 }
 
@@ -31,10 +35,12 @@ impl Drug {
         (Drug::Nitroprusside, "nitroprusside", "µg/kg/min", 10.0),
     ];
 
+    /// The drug a scenario name stands for.
     pub fn from_name(name: &str) -> Option<Drug> {
         Drug::ALL.iter().find(|d| d.1 == name).map(|d| d.0)
     }
 
+    /// Its scenario name.
     pub fn name(self) -> &'static str {
         Drug::ALL
             .iter()

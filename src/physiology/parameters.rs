@@ -53,7 +53,9 @@ pub struct HeartParams {
     pub hr: f64,
     /// PR interval: atrial activation onset precedes ventricular onset by this, s.
     pub pr_interval: f64,
+    /// Ventricular activation (both ventricles).
     pub ventricle: ActivationParams,
+    /// Atrial activation (both atria).
     pub atrium: ActivationParams,
 }
 
@@ -97,17 +99,29 @@ pub struct PericardiumParams {
 /// Every parameter of the closed-loop circulation.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Parameters {
+    /// Rate, PR interval, activation.
     pub heart: HeartParams,
+    /// Left atrium.
     pub la: ChamberParams,
+    /// Left ventricle.
     pub lv: ChamberParams,
+    /// Right atrium.
     pub ra: ChamberParams,
+    /// Right ventricle.
     pub rv: ChamberParams,
+    /// Mitral valve.
     pub mitral: ValveParams,
+    /// Aortic valve.
     pub aortic: ValveParams,
+    /// Tricuspid valve.
     pub tricuspid: ValveParams,
+    /// Pulmonary valve.
     pub pulmonary: ValveParams,
+    /// Systemic circulation.
     pub systemic: CirculationParams,
+    /// Pulmonary circulation.
     pub pulmonary_circ: CirculationParams,
+    /// Pericardium.
     pub pericardium: PericardiumParams,
     /// Total blood volume (stressed + unstressed), mL.
     pub blood_volume: f64,
@@ -235,39 +249,65 @@ param_table! {
 /// A parameter could not be set or is outside what the model accepts.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum ParameterError {
+    /// No parameter has this path.
     #[error("unknown parameter '{path}'{hint}")]
-    Unknown { path: String, hint: String },
+    Unknown {
+        /// The path given.
+        path: String,
+        /// " (did you mean …?)" or empty.
+        hint: String,
+    },
+    /// A value outside the parameter's range.
     #[error(
         "{path} = {} {unit} is outside the allowed range [{min}, {max}] {unit}{hint}",
         display_number(*value)
     )]
     OutOfRange {
+        /// The parameter's path.
         path: String,
+        /// The value given.
         value: f64,
+        /// Its unit.
         unit: &'static str,
+        /// Smallest allowed.
         min: f64,
+        /// Largest allowed.
         max: f64,
         /// What the value may have meant, e.g. a resistance in dyn·s·cm⁻⁵ (or empty).
         hint: String,
     },
+    /// NaN or infinite.
     #[error("{path} = {value} is not a finite number")]
-    NotFinite { path: String, value: f64 },
+    NotFinite {
+        /// The parameter's path.
+        path: String,
+        /// The value given.
+        value: f64,
+    },
+    /// Too little blood to fill the unstressed volumes.
     #[error(
         "blood_volume = {blood_volume} mL is below the total unstressed volume of the vessels \
          and chamber intercepts ({unstressed:.0} mL): it must exceed it by at least {margin} mL"
     )]
     BloodVolumeTooLow {
+        /// The blood volume given, mL.
         blood_volume: f64,
+        /// Total unstressed volume, mL.
         unstressed: f64,
+        /// Least stressed volume required, mL.
         margin: f64,
     },
+    /// An activation that relaxes before it contracts.
     #[error(
         "heart.{chamber}.tau2 = {tau2} s must exceed heart.{chamber}.tau1 = {tau1} s \
          (relaxation follows contraction)"
     )]
     ActivationOrder {
+        /// "ventricle" or "atrium".
         chamber: &'static str,
+        /// Contraction time constant, s.
         tau1: f64,
+        /// Relaxation time constant, s.
         tau2: f64,
     },
 }

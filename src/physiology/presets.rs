@@ -108,7 +108,9 @@ pub fn normal() -> Parameters {
 /// A named preset: a description and its changes from [`normal`].
 #[derive(Debug, Clone, Copy)]
 pub struct Preset {
+    /// Its name in scenarios (`patient.preset`).
     pub name: &'static str,
+    /// One line on what it models.
     pub description: &'static str,
     /// (parameter path, value) applied on top of the normal adult.
     pub changes: &'static [(&'static str, f64)],
