@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::text_position::{line_column, utf8_text};
+pub use crate::text_position::MAX_INPUT_BYTES;
+use crate::text_position::{line_column, read_input, utf8_text};
 use thiserror::Error;
 use toml::Spanned;
 
@@ -223,6 +224,25 @@ impl DeviceSection {
         Pump::new(spec, *self.p_level.get_ref(), position)
             .map_err(|e| err(self.p_level.span(), format!("{key}.p_level: {e}")))
     }
+
+    /// Where a placement error points: the position if written, else the model.
+    pub(crate) fn position_span(&self) -> std::ops::Range<usize> {
+        self.position
+            .as_ref()
+            .map_or_else(|| self.model.span(), |p| p.span())
+    }
+}
+
+/// The patient's model with `pumps` coupled in, or why they cannot be placed (two on a side,
+/// a malposition modelled for left-sided devices only). `[[devices]]`, the course's device
+/// changes and the engine all place pumps this way.
+pub(crate) fn place(
+    patient: &Circulation,
+    pumps: &[Pump],
+) -> Result<Circulation, crate::physiology::circulation::CouplingError> {
+    pumps
+        .iter()
+        .try_fold(patient.clone(), |m, p| m.with_pump(p.clone()))
 }
 
 /// A scenario ready to run: validated parameters and settings plus provenance.
@@ -273,7 +293,7 @@ pub enum ScenarioError {
 /// Reads and validates a scenario file, then applies `--set path=value` overrides.
 pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| ScenarioError::Read {
+    let bytes = read_input(path).map_err(|e| ScenarioError::Read {
         file: file.clone(),
         reason: e.to_string(),
     })?;
@@ -370,14 +390,11 @@ pub fn parse(
             .map_err(|e| at(f.span(), format!("device_files: {e}")))?;
     }
     let mut pumps = Vec::new();
-    let mut model = Circulation::new(params);
+    let patient = Circulation::new(params);
     for d in &raw.devices {
         let d = d.get_ref();
-        let pump = d.pump(&catalogue, "devices", &at)?;
-        model = model
-            .with_pump(pump.clone())
-            .map_err(|e| at(d.model.span(), format!("devices: {e}")))?;
-        pumps.push(pump);
+        pumps.push(d.pump(&catalogue, "devices", &at)?);
+        place(&patient, &pumps).map_err(|e| at(d.model.span(), format!("devices: {e}")))?;
     }
 
     let course = match &raw.course {
@@ -388,6 +405,7 @@ pub fn parse(
             raw.weaning.as_ref(),
             raw.complications.as_ref(),
             &catalogue,
+            &patient,
             &pumps,
             &at,
         )?),
@@ -551,9 +569,7 @@ pub fn parse(
 impl Scenario {
     /// The model: the patient's circulation with the scenario's pumps coupled in.
     pub fn model(&self) -> Circulation {
-        self.pumps
-            .iter()
-            .try_fold(Circulation::new(self.params), |m, p| m.with_pump(p.clone()))
+        place(&Circulation::new(self.params), &self.pumps)
             .expect("pump placement was checked when the scenario was parsed")
     }
 
