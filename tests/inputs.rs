@@ -51,7 +51,11 @@ fn a_right_sided_pump_malpositioned_by_an_event_or_trigger_is_refused_when_read(
              do = {{ {key} = {{ model = \"rp\", p_level = 6, position = \"{position}\" }} }}\n"
         );
         let line = text.lines().count();
-        assert_refused(&text, line, &[key, position, "left-sided devices only"]);
+        assert_refused(
+            &text,
+            line,
+            &[key, position, "left-sided devices only", "allowed: correct"],
+        );
         // The same action in a trigger.
         let trigger = format!(
             "{CP}{devices}[course]\nduration = \"1 min\"\n[[triggers]]\nmetric = \"map_mmhg\"\n\

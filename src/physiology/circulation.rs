@@ -315,7 +315,8 @@ pub enum CouplingError {
         second: String,
     },
     #[error(
-        "position '{position}' is modelled for left-sided devices only ({model} is right-sided)"
+        "position '{position}' is modelled for left-sided devices only ({model} is right-sided; \
+         allowed: correct)"
     )]
     RightMalposition {
         model: String,
