@@ -413,3 +413,21 @@ fn a_sweep_has_at_most_a_million_cases() {
         "{e}"
     );
 }
+
+#[test]
+fn a_compartment_run_dry_by_a_repeating_bleed_names_the_trigger() {
+    // Counted once (1000 mL) it passes the removal rule; firing every 30 s it drains.
+    let text = course(
+        "10 min",
+        "[[triggers]]\nlabel = \"ooze\"\nmetric = \"hr_bpm\"\nabove = 0\nrepeat = true\n\
+         cooldown = \"30 s\"\ndo = { fluid_ml = -1000, over = \"1 min\" }\n",
+    );
+    let sc = parse(&text, None, &[]).unwrap();
+    let e = sc.simulate().unwrap_err();
+    let text = sc.explain(&e);
+    assert!(
+        text.contains("became negative")
+            && text.contains("trigger 'ooze' (1000 mL over 60 s each time it fires)"),
+        "{text}"
+    );
+}

@@ -21,7 +21,7 @@ use thiserror::Error;
 use toml::Spanned;
 
 use crate::devices::{Catalogue, Position, Pump};
-use crate::engine::{BeatSink, EngineSpec, RunResult, RunSettings, SimError};
+use crate::engine::{Action, BeatSink, EngineSpec, RunResult, RunSettings, SimError};
 use crate::physiology::parameters::display_number;
 use crate::physiology::presets::{self, PRESETS};
 use crate::physiology::{Circulation, Parameters};
@@ -581,6 +581,51 @@ impl Scenario {
             solver: self.solver,
             run: self.run,
         }
+    }
+
+    /// A failed simulation in words. When a compartment ran dry in a course that removes
+    /// fluid, the removals are named as the likely cause (the engine names only the
+    /// compartment): e.g. a repeating trigger that bleeds, which the removal rule counts once.
+    pub fn explain(&self, e: &SimError) -> String {
+        let (SimError::NegativeVolume { .. }, Some(c)) = (e, &self.course) else {
+            return e.to_string();
+        };
+        let removes = |actions: &[Action]| {
+            actions.iter().find_map(|a| match a {
+                Action::Fluid { volume_ml, over_s } if *volume_ml < 0.0 => Some(format!(
+                    "{} mL over {} s",
+                    display_number(-volume_ml),
+                    display_number(*over_s)
+                )),
+                _ => None,
+            })
+        };
+        let mut causes: Vec<String> = Vec::new();
+        for ev in &c.events {
+            if let Some(r) = removes(&ev.actions) {
+                let at = display_number(ev.at_s);
+                causes.push(format!("event '{}' at {at} s ({r})", ev.label));
+            }
+        }
+        for t in &c.triggers {
+            if let Some(r) = removes(&t.actions) {
+                let each = if t.repeat { " each time it fires" } else { "" };
+                causes.push(format!("trigger '{}' ({r}{each})", t.label));
+            }
+        }
+        if c.complications
+            .iter()
+            .any(|(k, rate)| *k == crate::engine::Complication::Bleeding && *rate > 0.0)
+        {
+            causes.push("the bleeding complication".into());
+        }
+        if causes.is_empty() {
+            return e.to_string();
+        }
+        format!(
+            "{e}; the course removes fluid, the likely cause: {}",
+            causes.join(", ")
+        )
     }
 
     /// Simulates the scenario: its patient to steady state, then its course if any.

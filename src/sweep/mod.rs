@@ -236,7 +236,7 @@ fn run_case(
             }
             Ok(row(plan, case, "ok", Some((r.steady.reached, &r.report))))
         }
-        Err(e) => Ok(row(plan, case, &e.to_string(), None)),
+        Err(e) => Ok(row(plan, case, &sc.explain(&e), None)),
     }
 }
 
