@@ -225,7 +225,11 @@ fn execute(command: Command) -> Result<(), String> {
             let sc = scenario::load(&scenario, &set).map_err(|e| e.to_string())?;
             let (result, written) = output::simulate_and_write(&out, &sc).map_err(|e| match e {
                 output::RunError::Simulation(e) => {
-                    format!("{}: simulation failed: {e}", scenario.display())
+                    format!(
+                        "{}: simulation failed: {}",
+                        scenario.display(),
+                        sc.explain(&e)
+                    )
                 }
                 e => e.to_string(),
             })?;

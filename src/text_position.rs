@@ -8,6 +8,29 @@ pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
+/// Largest scenario, sweep or device file read, bytes (10 MiB; the shipped ones are a few
+/// kB): a larger file, or a device such as /dev/zero, is refused before it fills the memory.
+pub const MAX_INPUT_BYTES: u64 = 10 * 1024 * 1024;
+
+/// The bytes of an input file, at most [`MAX_INPUT_BYTES`] of them.
+pub(crate) fn read_input(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "larger than {} MiB, the limit for scenario, sweep and device files",
+                MAX_INPUT_BYTES / (1024 * 1024)
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Input that is not UTF-8 text: where its first bad byte is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NotUtf8 {

@@ -544,7 +544,7 @@ impl Catalogue {
 
     /// Reads and validates one device file (same format as data/devices/*.toml).
     pub fn load_file(path: &Path) -> Result<DeviceSpec, DeviceError> {
-        let bytes = std::fs::read(path).map_err(|source| DeviceError::Io {
+        let bytes = crate::text_position::read_input(path).map_err(|source| DeviceError::Io {
             path: path.to_path_buf(),
             source,
         })?;

@@ -351,7 +351,8 @@ pub enum CouplingError {
     },
     /// A malposition given to a right-sided pump.
     #[error(
-        "position '{position}' is modelled for left-sided devices only ({model} is right-sided)"
+        "position '{position}' is modelled for left-sided devices only ({model} is right-sided; \
+         allowed: correct)"
     )]
     RightMalposition {
         /// Catalogue id.

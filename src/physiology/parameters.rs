@@ -313,7 +313,7 @@ pub enum ParameterError {
 }
 
 /// Smallest stressed volume accepted above the total unstressed volume, mL.
-const MIN_STRESSED_VOLUME_ML: f64 = 200.0;
+pub const MIN_STRESSED_VOLUME_ML: f64 = 200.0;
 
 /// Looks up a parameter by its dotted path.
 pub fn spec(path: &str) -> Result<&'static ParamSpec, ParameterError> {

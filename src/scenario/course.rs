@@ -11,9 +11,24 @@ use super::{DeviceSection, Duration};
 use crate::analysis::BeatMetrics;
 use crate::devices::{Catalogue, Pump, Side};
 use crate::engine::protocol::{Course, Criterion, TimedEvent, Trigger, Weaning};
-use crate::engine::{Action, Complication, LevelChange};
+use crate::engine::{action, Action, Complication, LevelChange};
 use crate::physiology::drugs::Drug;
-use crate::physiology::parameters;
+use crate::physiology::parameters::{self, display_number, MIN_STRESSED_VOLUME_ML};
+use crate::physiology::Circulation;
+
+/// Longest course: 30 days, as written in docs/scenarios.md. A course keeps one record per
+/// simulated beat, so its length bounds the memory it needs.
+pub const MAX_COURSE_S: f64 = 30.0 * 86_400.0;
+
+/// Shortest `cooldown` of a repeating trigger, s: a condition that always holds then fires at
+/// most 2 880 times a day, not at every beat, so its records stay bounded.
+pub const MIN_COOLDOWN_S: f64 = 30.0;
+
+/// Fastest removal, mL/min: within what the patient can lose, 2 000 mL/min still ran in every
+/// preset tried (docs/scenarios.md) and 5 000 emptied the right atrium; half of 2 000 is kept.
+pub const MAX_REMOVAL_ML_MIN: f64 = 1000.0;
+
+type Span = std::ops::Range<usize>;
 
 /// `[course]`: how long the course runs after stabilisation.
 #[derive(Debug, Clone, Deserialize)]
@@ -37,8 +52,8 @@ pub struct EventSection {
 #[serde(deny_unknown_fields)]
 pub struct TriggerSection {
     pub metric: Spanned<String>,
-    pub below: Option<f64>,
-    pub above: Option<f64>,
+    pub below: Option<Spanned<f64>>,
+    pub above: Option<Spanned<f64>>,
     #[serde(rename = "for")]
     pub sustained: Option<Spanned<Duration>>,
     #[serde(default)]
@@ -105,8 +120,8 @@ pub struct WeaningSection {
 #[serde(deny_unknown_fields)]
 pub struct CriterionSection {
     pub metric: Spanned<String>,
-    pub min: Option<f64>,
-    pub max: Option<f64>,
+    pub min: Option<Spanned<f64>>,
+    pub max: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -144,8 +159,9 @@ fn yes() -> bool {
     true
 }
 
-/// Builds the typed plan, checking every reference before anything runs. `err(span, msg)`
-/// turns a problem into the scenario's error with line and column.
+/// Builds the typed plan, checking every reference before anything runs. `patient` is the
+/// patient's model without devices (placements are checked on it, as for `[[devices]]`).
+/// `err(span, msg)` turns a problem into the scenario's error with line and column.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn build<E>(
     course: &CourseSection,
@@ -154,17 +170,26 @@ pub(super) fn build<E>(
     weaning: Option<&WeaningSection>,
     complications: Option<&ComplicationsSection>,
     catalogue: &Catalogue,
+    patient: &Circulation,
     initial_devices: &[Pump],
-    err: &dyn Fn(std::ops::Range<usize>, String) -> E,
+    err: &dyn Fn(Span, String) -> E,
 ) -> Result<Course, E> {
     let duration_s = course.duration.get_ref().seconds;
-    if duration_s <= 0.0 {
+    if duration_s <= 0.0 || duration_s > MAX_COURSE_S {
         return Err(err(
             course.duration.span(),
-            "course.duration must be positive".into(),
+            format!(
+                "course.duration = {} s is outside the allowed range: more than 0, at most \
+                 {MAX_COURSE_S} s (30 d)",
+                display_number(duration_s)
+            ),
         ));
     }
     let mut roster: Vec<Pump> = initial_devices.to_vec();
+    // The devices in place after each event, for the weaning and trigger checks.
+    let mut rosters: Vec<(f64, Vec<Pump>)> = vec![(0.0, roster.clone())];
+    // Fluid removals (where, what, mL), for the check of what the patient can lose.
+    let mut removals: Vec<(Span, String, f64)> = Vec::new();
     let mut out_events = Vec::new();
     let mut last_at = 0.0;
     for (i, e) in events.iter().enumerate() {
@@ -182,7 +207,13 @@ pub(super) fn build<E>(
             ));
         }
         last_at = at;
-        let actions = actions(&e.action, catalogue, &mut roster, err)?;
+        let actions = actions(&e.action, catalogue, patient, &mut roster, err)?;
+        removals.push((
+            e.action.span(),
+            format!("events[{i}]"),
+            removal_ml(&actions),
+        ));
+        rosters.push((at, roster.clone()));
         out_events.push(TimedEvent {
             at_s: at,
             label: e
@@ -194,103 +225,129 @@ pub(super) fn build<E>(
     }
 
     let mut out_triggers = Vec::new();
+    let mut trigger_sides: Vec<Side> = Vec::new();
     for (i, t) in triggers.iter().enumerate() {
         let metric = metric_index(&t.metric, err)?;
-        if t.below.is_none() && t.above.is_none() {
-            return Err(err(
-                t.metric.span(),
-                format!("triggers[{i}] needs `below` or `above`"),
-            ));
+        let threshold = match (&t.below, &t.above) {
+            (None, None) => {
+                return Err(err(
+                    t.metric.span(),
+                    format!("triggers[{i}] needs `below` or `above`"),
+                ))
+            }
+            (Some(_), Some(a)) => {
+                return Err(err(
+                    a.span(),
+                    format!(
+                        "triggers[{i}] has both `below` and `above`: give one (for a band, \
+                         write two triggers)"
+                    ),
+                ))
+            }
+            (Some(v), None) => ("below", v),
+            (None, Some(v)) => ("above", v),
+        };
+        finite(threshold.1, &format!("triggers[{i}].{}", threshold.0), err)?;
+        let cooldown_s = t.cooldown.as_ref().map_or(0.0, |d| d.get_ref().seconds);
+        match (&t.cooldown, t.repeat) {
+            (Some(c), false) => {
+                return Err(err(
+                    c.span(),
+                    format!(
+                        "triggers[{i}].cooldown applies to repeating triggers only: add \
+                         `repeat = true` or remove it"
+                    ),
+                ))
+            }
+            (_, true) if cooldown_s < MIN_COOLDOWN_S => {
+                return Err(err(
+                    t.cooldown
+                        .as_ref()
+                        .map_or_else(|| t.action.span(), |c| c.span()),
+                    format!(
+                        "triggers[{i}]: a repeating trigger needs `cooldown` of at least \
+                         {MIN_COOLDOWN_S} s (got {} s), so a condition that keeps holding \
+                         cannot fire at every beat",
+                        display_number(cooldown_s)
+                    ),
+                ))
+            }
+            _ => {}
         }
         // Triggers may fire at any time: check them against the devices present at the start.
         let mut r = initial_devices.to_vec();
-        let actions = actions(&t.action, catalogue, &mut r, err)?;
+        let actions = actions(&t.action, catalogue, patient, &mut r, err)?;
+        removals.push((
+            t.action.span(),
+            format!("triggers[{i}]"),
+            removal_ml(&actions),
+        ));
+        for a in &actions {
+            match a {
+                Action::AddDevice(p) => {
+                    // It must still be free whenever the trigger may fire, and only once.
+                    let taken = rosters
+                        .iter()
+                        .any(|(_, r)| r.iter().any(|q| q.side == p.side))
+                        || trigger_sides.contains(&p.side);
+                    if taken || t.repeat {
+                        return Err(err(
+                            t.action.span(),
+                            format!(
+                                "triggers[{i}]: add_device needs a trigger that fires once \
+                                 (no `repeat`) and a {:?} side that no device, event or other \
+                                 trigger occupies during the course (use switch_device)",
+                                p.side
+                            ),
+                        ));
+                    }
+                    trigger_sides.push(p.side);
+                }
+                Action::StartWeaning if weaning.is_none() => {
+                    return Err(err(
+                        t.action.span(),
+                        format!("triggers[{i}] starts weaning but there is no [weaning] section"),
+                    ))
+                }
+                _ => {}
+            }
+        }
         out_triggers.push(Trigger {
             label: t
                 .label
                 .clone()
                 .unwrap_or_else(|| format!("trigger {}", i + 1)),
             metric,
-            below: t.below,
-            above: t.above,
+            below: t.below.as_ref().map(|v| *v.get_ref()),
+            above: t.above.as_ref().map(|v| *v.get_ref()),
             sustained_s: t.sustained.as_ref().map_or(0.0, |d| d.get_ref().seconds),
             repeat: t.repeat,
-            cooldown_s: t.cooldown.as_ref().map_or(0.0, |d| d.get_ref().seconds),
+            cooldown_s,
             actions,
         });
     }
 
     let weaning = match weaning {
         None => None,
-        Some(w) => {
-            let step = *w.step.get_ref();
-            if step >= 0 {
-                return Err(err(
-                    w.step.span(),
-                    format!("weaning.step = {step}: must be negative (levels per step down)"),
-                ));
-            }
-            if w.dwell.get_ref().seconds <= 0.0 {
-                return Err(err(w.dwell.span(), "weaning.dwell must be positive".into()));
-            }
-            let mut require = Vec::new();
-            for c in &w.require {
-                let c = c.get_ref();
-                require.push(Criterion {
-                    metric: metric_index(&c.metric, err)?,
-                    min: c.min,
-                    max: c.max,
-                });
-            }
-            let started_by_event = out_events
-                .iter()
-                .any(|e| e.actions.iter().any(|a| matches!(a, Action::StartWeaning)));
-            if w.start.is_none() && !started_by_event {
-                return Err(err(
-                    w.step.span(),
-                    "weaning has no `start` and no event starts it (`do = { start_weaning = true }`)".into(),
-                ));
-            }
-            if let Some(d) = &w.device {
-                if !initial_devices.iter().any(|p| p.model == *d.get_ref())
-                    && !catalogue
-                        .get(d.get_ref())
-                        .is_ok_and(|s| initial_devices.iter().any(|p| p.model == s.id()))
-                {
-                    return Err(err(
-                        d.span(),
-                        format!(
-                            "weaning.device '{}' is not among the scenario's devices",
-                            d.get_ref()
-                        ),
-                    ));
-                }
-            }
-            Some(Weaning {
-                start_s: w.start.as_ref().map(|d| d.get_ref().seconds),
-                device: w
-                    .device
-                    .as_ref()
-                    .map(|d| resolve_id(catalogue, d.get_ref())),
-                step,
-                dwell_s: w.dwell.get_ref().seconds,
-                until: w.until.as_ref().map_or(2, |u| *u.get_ref()),
-                require,
-                back: w.on_failure.back,
-                retry_after_s: w.on_failure.retry_after.seconds,
-                max_failures: w.on_failure.max_failures.max(1),
-            })
-        }
+        Some(w) => Some(weaning_plan(
+            w,
+            duration_s,
+            &out_events,
+            &rosters,
+            catalogue,
+            err,
+        )?),
     };
-    if events
+    if let Some(e) = events
         .iter()
-        .any(|e| e.action.get_ref().start_weaning == Some(true))
-        && weaning.is_none()
+        .find(|e| e.action.get_ref().start_weaning == Some(true))
     {
-        return Err(err(
-            course.duration.span(),
-            "an event starts weaning but there is no [weaning] section".into(),
-        ));
+        if weaning.is_none() {
+            return Err(err(
+                e.action.span(),
+                "this event starts weaning but there is no [weaning] section".into(),
+            ));
+        }
     }
     let mut hazards = Vec::new();
     if let Some(c) = complications {
@@ -328,12 +385,239 @@ pub(super) fn build<E>(
             }
         }
     }
+    if hazards
+        .iter()
+        .any(|(k, rate)| *k == Complication::Bleeding && *rate > 0.0)
+    {
+        let span = complications
+            .and_then(|c| c.hazards.keys().find(|k| k.get_ref() == "bleeding"))
+            .map_or_else(|| course.duration.span(), |k| k.span());
+        let what = "the bleeding complication".to_string();
+        removals.push((span, what, action::BLEED_ML));
+    }
+    can_lose(patient, &removals, err)?;
     Ok(Course {
         duration_s,
         events: out_events,
         triggers: out_triggers,
         weaning,
         complications: hazards,
+    })
+}
+
+/// Volume an action list removes, mL (0 for fluids in).
+fn removal_ml(actions: &[Action]) -> f64 {
+    actions
+        .iter()
+        .map(|a| match a {
+            Action::Fluid { volume_ml, .. } => (-volume_ml).max(0.0),
+            _ => 0.0,
+        })
+        .sum()
+}
+
+/// Refuses removals beyond what the patient can lose: a blood volume must exceed the
+/// unstressed volume by MIN_STRESSED_VOLUME_ML (Parameters::validate), below which a
+/// compartment runs dry. The error points at the removal that goes past it and lists them all.
+fn can_lose<E>(
+    patient: &Circulation,
+    removals: &[(Span, String, f64)],
+    err: &dyn Fn(Span, String) -> E,
+) -> Result<(), E> {
+    let p = patient.parameters();
+    let limit = p.blood_volume - p.unstressed_volume() - MIN_STRESSED_VOLUME_ML;
+    let removals: Vec<&(Span, String, f64)> = removals.iter().filter(|r| r.2 > 0.0).collect();
+    let mut total = 0.0;
+    for (span, _, ml) in &removals {
+        total += ml;
+        if total > limit {
+            let all: f64 = removals.iter().map(|r| r.2).sum();
+            let list: Vec<String> = removals
+                .iter()
+                .map(|(_, what, ml)| format!("{what} {} mL", display_number(*ml)))
+                .collect();
+            return Err(err(
+                span.clone(),
+                format!(
+                    "the course removes {} mL ({}; a trigger counted once), more than the \
+                     patient can lose: at most {} mL (blood_volume {} mL minus the unstressed \
+                     volume {} mL and the {MIN_STRESSED_VOLUME_ML} mL of stressed volume every \
+                     patient keeps)",
+                    display_number(all),
+                    list.join(", "),
+                    display_number(limit.round()),
+                    display_number(p.blood_volume),
+                    display_number(p.unstressed_volume().round()),
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a threshold that is not a finite number.
+fn finite<E>(v: &Spanned<f64>, key: &str, err: &dyn Fn(Span, String) -> E) -> Result<f64, E> {
+    let x = *v.get_ref();
+    if x.is_finite() {
+        Ok(x)
+    } else {
+        Err(err(
+            v.span(),
+            format!("{key} = {x}: must be a finite number"),
+        ))
+    }
+}
+
+/// The weaning plan, checked against the devices in place when it starts.
+fn weaning_plan<E>(
+    w: &WeaningSection,
+    duration_s: f64,
+    events: &[TimedEvent],
+    rosters: &[(f64, Vec<Pump>)],
+    catalogue: &Catalogue,
+    err: &dyn Fn(Span, String) -> E,
+) -> Result<Weaning, E> {
+    let step = *w.step.get_ref();
+    if step >= 0 {
+        return Err(err(
+            w.step.span(),
+            format!("weaning.step = {step}: must be negative (levels per step down)"),
+        ));
+    }
+    if w.dwell.get_ref().seconds <= 0.0 {
+        return Err(err(w.dwell.span(), "weaning.dwell must be positive".into()));
+    }
+    let mut require = Vec::new();
+    for (i, c) in w.require.iter().enumerate() {
+        let key = format!("weaning.require[{i}]");
+        let span = c.span();
+        let c = c.get_ref();
+        let min = c
+            .min
+            .as_ref()
+            .map(|v| finite(v, &format!("{key}.min"), err))
+            .transpose()?;
+        let max = c
+            .max
+            .as_ref()
+            .map(|v| finite(v, &format!("{key}.max"), err))
+            .transpose()?;
+        match (min, max) {
+            (None, None) => {
+                return Err(err(span, format!("{key} needs `min`, `max` or both")));
+            }
+            (Some(lo), Some(hi)) if lo > hi => {
+                return Err(err(
+                    span,
+                    format!("{key}: min = {lo} is above max = {hi}: no value meets it"),
+                ));
+            }
+            _ => {}
+        }
+        require.push(Criterion {
+            metric: metric_index(&c.metric, err)?,
+            min,
+            max,
+        });
+    }
+    // When it starts: `start`, or the first event that starts it, whichever comes first;
+    // an event at the start time acts before it.
+    let by_event = events
+        .iter()
+        .position(|e| e.actions.iter().any(|a| matches!(a, Action::StartWeaning)));
+    let start_s = w.start.as_ref().map(|d| d.get_ref().seconds);
+    if let (Some(s), Some(d)) = (start_s, &w.start) {
+        if s >= duration_s {
+            return Err(err(
+                d.span(),
+                format!(
+                    "weaning.start = {} s is not before the end of the course ({} s)",
+                    display_number(s),
+                    display_number(duration_s)
+                ),
+            ));
+        }
+    }
+    let first_s =
+        match (start_s, by_event.map(|e| events[e].at_s)) {
+            (None, None) => return Err(err(
+                w.step.span(),
+                "weaning has no `start` and no event starts it (`do = { start_weaning = true }`)"
+                    .into(),
+            )),
+            (Some(s), Some(e)) => s.min(e),
+            (Some(t), None) | (None, Some(t)) => t,
+        };
+    // Every event up to that time has acted (events at the same time act first).
+    let roster = &rosters
+        .iter()
+        .rev()
+        .find(|(at, _)| *at <= first_s)
+        .unwrap_or(&rosters[0])
+        .1;
+    let span = w
+        .device
+        .as_ref()
+        .map_or_else(|| w.step.span(), |d| d.span());
+    let names = || {
+        if roster.is_empty() {
+            "none".to_string()
+        } else {
+            roster
+                .iter()
+                .map(|p| p.model.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let weaned = match &w.device {
+        Some(d) => {
+            let id = resolve_id(catalogue, d.get_ref());
+            roster.iter().find(|p| p.model == id)
+        }
+        None => roster
+            .iter()
+            .find(|p| p.side == Side::Left)
+            .or(roster.first()),
+    };
+    let Some(weaned) = weaned else {
+        let what = match &w.device {
+            Some(d) => format!("weaning.device '{}' is not", d.get_ref()),
+            None => "weaning needs a device, but none is".into(),
+        };
+        return Err(err(
+            span,
+            format!(
+                "{what} in the patient when weaning starts ({} s); devices then: {}",
+                display_number(first_s),
+                names()
+            ),
+        ));
+    };
+    let until = w.until.as_ref().map_or(2, |u| *u.get_ref());
+    let max = weaned.max_p_level();
+    if until > max {
+        return Err(err(
+            w.until.as_ref().map_or(span, |u| u.span()),
+            format!(
+                "weaning.until = {until}: {} has P-levels 0..={max}; allowed: 0 to {max}",
+                weaned.model
+            ),
+        ));
+    }
+    Ok(Weaning {
+        start_s,
+        device: w
+            .device
+            .as_ref()
+            .map(|d| resolve_id(catalogue, d.get_ref())),
+        step,
+        dwell_s: w.dwell.get_ref().seconds,
+        until,
+        require,
+        back: w.on_failure.back,
+        retry_after_s: w.on_failure.retry_after.seconds,
+        max_failures: w.on_failure.max_failures.max(1),
     })
 }
 
@@ -344,10 +628,7 @@ fn resolve_id(catalogue: &Catalogue, name: &str) -> String {
         .unwrap_or_else(|_| name.to_string())
 }
 
-fn metric_index<E>(
-    m: &Spanned<String>,
-    err: &dyn Fn(std::ops::Range<usize>, String) -> E,
-) -> Result<usize, E> {
+fn metric_index<E>(m: &Spanned<String>, err: &dyn Fn(Span, String) -> E) -> Result<usize, E> {
     BeatMetrics::NAMES
         .iter()
         .position(|n| n == m.get_ref())
@@ -366,7 +647,7 @@ fn metric_index<E>(
 fn param_list<E>(
     map: &BTreeMap<Spanned<String>, Spanned<f64>>,
     key: &str,
-    err: &dyn Fn(std::ops::Range<usize>, String) -> E,
+    err: &dyn Fn(Span, String) -> E,
 ) -> Result<Vec<(String, f64)>, E> {
     map.iter()
         .map(|(k, v)| {
@@ -392,8 +673,8 @@ fn target<E>(
     roster: &[Pump],
     device: Option<&Spanned<String>>,
     catalogue: &Catalogue,
-    span: std::ops::Range<usize>,
-    err: &dyn Fn(std::ops::Range<usize>, String) -> E,
+    span: Span,
+    err: &dyn Fn(Span, String) -> E,
 ) -> Result<usize, E> {
     match device {
         Some(d) => {
@@ -421,12 +702,23 @@ fn target<E>(
 fn actions<E>(
     a: &Spanned<ActionSection>,
     catalogue: &Catalogue,
+    patient: &Circulation,
     roster: &mut Vec<Pump>,
-    err: &dyn Fn(std::ops::Range<usize>, String) -> E,
+    err: &dyn Fn(Span, String) -> E,
 ) -> Result<Vec<Action>, E> {
     let span = a.span();
     let a = a.get_ref();
     let mut out = Vec::new();
+    if let Some(o) = &a.over {
+        if a.ramp.is_none() && a.fluid_ml.is_none() {
+            return Err(err(
+                o.span(),
+                "`over` is the duration of a ramp or of fluid_ml; this action has neither \
+                 (set, p_level, drug and device changes act at once)"
+                    .into(),
+            ));
+        }
+    }
     if let Some(m) = &a.set {
         out.push(Action::Set(param_list(m, "set", err)?));
     }
@@ -442,6 +734,12 @@ fn actions<E>(
     }
     let new_pump = |d: &Spanned<DeviceSection>, key: &str| -> Result<Pump, E> {
         d.get_ref().pump(catalogue, key, err)
+    };
+    // The devices must be placeable in the patient, as `[[devices]]` are.
+    let placed = |roster: &[Pump], d: &Spanned<DeviceSection>, key: &str| -> Result<(), E> {
+        super::place(patient, roster)
+            .map(|_| ())
+            .map_err(|e| err(d.get_ref().position_span(), format!("{key}: {e}")))
     };
     if let Some(d) = &a.remove_device {
         let i = target(roster, Some(d), catalogue, span.clone(), err)?;
@@ -459,6 +757,7 @@ fn actions<E>(
                 )
             })?;
         roster[i] = pump.clone();
+        placed(roster, d, "switch_device")?;
         out.push(Action::SwitchDevice(pump));
     }
     if let Some(d) = &a.add_device {
@@ -473,6 +772,7 @@ fn actions<E>(
             ));
         }
         roster.push(pump.clone());
+        placed(roster, d, "add_device")?;
         out.push(Action::AddDevice(pump));
     }
     if let Some(l) = &a.p_level {
@@ -510,6 +810,19 @@ fn actions<E>(
             return Err(err(
                 v.span(),
                 format!("fluid_ml = {volume_ml}: allowed range [-5000, 5000] mL"),
+            ));
+        }
+        let ml_min = -volume_ml * 60.0 / over_s;
+        if ml_min > MAX_REMOVAL_ML_MIN {
+            return Err(err(
+                v.span(),
+                format!(
+                    "fluid_ml = {} over {} s removes {} mL/min: at most {MAX_REMOVAL_ML_MIN} \
+                     mL/min (make `over` longer)",
+                    display_number(volume_ml),
+                    display_number(over_s),
+                    display_number(ml_min)
+                ),
             ));
         }
         out.push(Action::Fluid { volume_ml, over_s });

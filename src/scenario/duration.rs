@@ -50,9 +50,11 @@ impl std::str::FromStr for Duration {
         if !value.is_finite() || value < 0.0 {
             return Err(format!("'{text}' must be a non-negative time"));
         }
-        Ok(Duration {
-            seconds: value * scale,
-        })
+        let seconds = value * scale;
+        if !seconds.is_finite() {
+            return Err(format!("'{text}' is too long a time to compute with"));
+        }
+        Ok(Duration { seconds })
     }
 }
 
@@ -141,5 +143,8 @@ mod tests {
         assert!("ms".parse::<Duration>().is_err());
         assert!("5".parse::<Duration>().is_err());
         assert!("-1 s".parse::<Duration>().is_err());
+        // Finite as written, infinite in seconds.
+        let e = "1e308 d".parse::<Duration>().unwrap_err();
+        assert!(e.contains("too long"), "{e}");
     }
 }

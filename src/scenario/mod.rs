@@ -15,12 +15,13 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::text_position::{line_column, utf8_text};
+pub use crate::text_position::MAX_INPUT_BYTES;
+use crate::text_position::{line_column, read_input, utf8_text};
 use thiserror::Error;
 use toml::Spanned;
 
 use crate::devices::{Catalogue, Position, Pump};
-use crate::engine::{BeatSink, EngineSpec, RunResult, RunSettings, SimError};
+use crate::engine::{Action, BeatSink, EngineSpec, RunResult, RunSettings, SimError};
 use crate::physiology::parameters::display_number;
 use crate::physiology::presets::{self, PRESETS};
 use crate::physiology::{Circulation, Parameters};
@@ -279,6 +280,25 @@ impl DeviceSection {
         Pump::new(spec, *self.p_level.get_ref(), position)
             .map_err(|e| err(self.p_level.span(), format!("{key}.p_level: {e}")))
     }
+
+    /// Where a placement error points: the position if written, else the model.
+    pub(crate) fn position_span(&self) -> std::ops::Range<usize> {
+        self.position
+            .as_ref()
+            .map_or_else(|| self.model.span(), |p| p.span())
+    }
+}
+
+/// The patient's model with `pumps` coupled in, or why they cannot be placed (two on a side,
+/// a malposition modelled for left-sided devices only). `[[devices]]`, the course's device
+/// changes and the engine all place pumps this way.
+pub(crate) fn place(
+    patient: &Circulation,
+    pumps: &[Pump],
+) -> Result<Circulation, crate::physiology::circulation::CouplingError> {
+    pumps
+        .iter()
+        .try_fold(patient.clone(), |m, p| m.with_pump(p.clone()))
 }
 
 /// A scenario ready to run: validated parameters and settings plus provenance.
@@ -329,7 +349,7 @@ pub enum ScenarioError {
 /// Reads and validates a scenario file, then applies `--set path=value` overrides.
 pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| ScenarioError::Read {
+    let bytes = read_input(path).map_err(|e| ScenarioError::Read {
         file: file.clone(),
         reason: e.to_string(),
     })?;
@@ -426,14 +446,11 @@ pub fn parse(
             .map_err(|e| at(f.span(), format!("device_files: {e}")))?;
     }
     let mut pumps = Vec::new();
-    let mut model = Circulation::new(params);
+    let patient = Circulation::new(params);
     for d in &raw.devices {
         let d = d.get_ref();
-        let pump = d.pump(&catalogue, "devices", &at)?;
-        model = model
-            .with_pump(pump.clone())
-            .map_err(|e| at(d.model.span(), format!("devices: {e}")))?;
-        pumps.push(pump);
+        pumps.push(d.pump(&catalogue, "devices", &at)?);
+        place(&patient, &pumps).map_err(|e| at(d.model.span(), format!("devices: {e}")))?;
     }
 
     let course = match &raw.course {
@@ -444,6 +461,7 @@ pub fn parse(
             raw.weaning.as_ref(),
             raw.complications.as_ref(),
             &catalogue,
+            &patient,
             &pumps,
             &at,
         )?),
@@ -623,9 +641,7 @@ pub fn parse(
 impl Scenario {
     /// The model: the patient's circulation with the scenario's pumps coupled in.
     pub fn model(&self) -> Circulation {
-        self.pumps
-            .iter()
-            .try_fold(Circulation::new(self.params), |m, p| m.with_pump(p.clone()))
+        place(&Circulation::new(self.params), &self.pumps)
             .expect("pump placement was checked when the scenario was parsed")
     }
 
@@ -637,6 +653,51 @@ impl Scenario {
             solver: self.solver,
             run: self.run,
         }
+    }
+
+    /// A failed simulation in words. When a compartment ran dry in a course that removes
+    /// fluid, the removals are named as the likely cause (the engine names only the
+    /// compartment): e.g. a repeating trigger that bleeds, which the removal rule counts once.
+    pub fn explain(&self, e: &SimError) -> String {
+        let (SimError::NegativeVolume { .. }, Some(c)) = (e, &self.course) else {
+            return e.to_string();
+        };
+        let removes = |actions: &[Action]| {
+            actions.iter().find_map(|a| match a {
+                Action::Fluid { volume_ml, over_s } if *volume_ml < 0.0 => Some(format!(
+                    "{} mL over {} s",
+                    display_number(-volume_ml),
+                    display_number(*over_s)
+                )),
+                _ => None,
+            })
+        };
+        let mut causes: Vec<String> = Vec::new();
+        for ev in &c.events {
+            if let Some(r) = removes(&ev.actions) {
+                let at = display_number(ev.at_s);
+                causes.push(format!("event '{}' at {at} s ({r})", ev.label));
+            }
+        }
+        for t in &c.triggers {
+            if let Some(r) = removes(&t.actions) {
+                let each = if t.repeat { " each time it fires" } else { "" };
+                causes.push(format!("trigger '{}' ({r}{each})", t.label));
+            }
+        }
+        if c.complications
+            .iter()
+            .any(|(k, rate)| *k == crate::engine::Complication::Bleeding && *rate > 0.0)
+        {
+            causes.push("the bleeding complication".into());
+        }
+        if causes.is_empty() {
+            return e.to_string();
+        }
+        format!(
+            "{e}; the course removes fluid, the likely cause: {}",
+            causes.join(", ")
+        )
     }
 
     /// Simulates the scenario: its patient to steady state, then its course if any.

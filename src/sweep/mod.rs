@@ -236,8 +236,25 @@ fn run_case(
             }
             Ok(row(plan, case, "ok", Some((r.steady.reached, &r.report))))
         }
-        Err(e) => Ok(row(plan, case, &e.to_string(), None)),
+        Err(e) => Ok(row(plan, case, &sc.explain(&e), None)),
     }
+}
+
+/// A progress bar over `len` cases on stderr when asked for and stderr is a terminal.
+fn progress_bar(opts: &SweepOptions, len: usize, done: &str) -> ProgressBar {
+    let bar = if opts.progress && std::io::IsTerminal::is_terminal(&io::stderr()) {
+        ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{elapsed_precise}} [{{wide_bar}}] {{pos}}/{{len}} cases {done}, ETA {{eta}}"
+        ))
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar
 }
 
 /// Checks a journal row: right number of fields, a case of this sweep; tells its status.
@@ -275,14 +292,19 @@ pub fn run_plan(
         .build()
         .map_err(|e| SweepError::Options(format!("cannot start worker threads: {e}")))?;
 
-    // Every case must be a valid scenario before anything is simulated.
+    // Every case must be a valid scenario before anything is simulated (a million cases take
+    // a while: the bar shows it).
     {
         use rayon::prelude::*;
-        if let Some(e) = pool.install(|| {
-            selection
-                .par_iter()
-                .find_map_first(|&c| plan.scenario(c).err())
-        }) {
+        let bar = progress_bar(opts, selection.len(), "checked");
+        let found = pool.install(|| {
+            selection.par_iter().find_map_first(|&c| {
+                bar.inc(1);
+                plan.scenario(c).err()
+            })
+        });
+        bar.finish_and_clear();
+        if let Some(e) = found {
             return Err(e);
         }
     }
@@ -317,16 +339,7 @@ pub fn run_plan(
         .collect();
     let width = plan.len().saturating_sub(1).to_string().len().max(5);
 
-    let bar = if opts.progress && std::io::IsTerminal::is_terminal(&io::stderr()) {
-        ProgressBar::with_draw_target(Some(todo.len() as u64), ProgressDrawTarget::stderr())
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{wide_bar}] {pos}/{len} cases, ETA {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    let bar = progress_bar(opts, todo.len(), "run");
 
     let mut staged = StagedDir::new(out_dir).map_err(io_err(out_dir))?;
     let tmp = staged.path("cases.csv");

@@ -15,8 +15,10 @@ use crate::physiology::parameters::spec;
 use crate::scenario::{self, Scenario, ScenarioError};
 use crate::text_position::{line_column, utf8_text};
 
-/// Largest number of cases a sweep may expand to.
-pub const MAX_CASES: usize = 10_000_000;
+/// Largest number of cases a sweep may expand to: checking a case takes some 0.16 ms and
+/// simulating one some 30 ms, so a million is minutes of checks and hours of runs on 2 cores
+/// (docs/sweeps.md); larger studies are split into files.
+pub const MAX_CASES: usize = 1_000_000;
 
 /// What a `[sweep]` key changes in the scenario.
 #[derive(Debug, Clone, PartialEq)]
@@ -451,7 +453,7 @@ impl SweepPlan {
     /// Reads a scenario file with a `[sweep]` and/or `[cohort]` table.
     pub fn load(path: &Path, overrides: &[String]) -> Result<SweepPlan, SweepError> {
         let file = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| {
+        let bytes = crate::text_position::read_input(path).map_err(|e| {
             SweepError::Scenario(ScenarioError::Read {
                 file: file.clone(),
                 reason: e.to_string(),
@@ -645,7 +647,8 @@ impl SweepPlan {
             .filter(|&n| n <= MAX_CASES)
             .ok_or_else(|| {
                 whole(format!(
-                    "the sweep expands to more than {MAX_CASES} cases: split it into several files"
+                    "the sweep expands to more than {MAX_CASES} cases (the most a sweep may have, \
+                     docs/sweeps.md): split it into several files"
                 ))
             })?;
         debug_assert!(grid > 0);
