@@ -213,7 +213,6 @@ const SHORT_COURSE_S: f64 = 30.0;
 fn shorten(mut sc: Scenario) -> Scenario {
     sc.run.max_beats = sc.run.max_beats.min(20);
     sc.run.report_beats = sc.run.report_beats.min(5);
-    sc.timeseries_stride = None;
     if let Some(c) = sc.course.as_mut() {
         compress(c);
     }
