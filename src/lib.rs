@@ -36,6 +36,7 @@ pub mod output;
 #[warn(missing_docs)]
 pub mod physiology;
 mod roots;
+#[warn(missing_docs)]
 pub mod scenario;
 #[warn(missing_docs)]
 pub mod solver;

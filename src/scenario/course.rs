@@ -34,6 +34,7 @@ type Span = std::ops::Range<usize>;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CourseSection {
+    /// Course length after stabilisation.
     pub duration: Spanned<Duration>,
 }
 
@@ -41,8 +42,11 @@ pub struct CourseSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventSection {
+    /// Course time.
     pub at: Spanned<Duration>,
+    /// Shown in events.csv.
     pub label: Option<String>,
+    /// `do = { ... }`: what it does.
     #[serde(rename = "do")]
     pub action: Spanned<ActionSection>,
 }
@@ -51,15 +55,23 @@ pub struct EventSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TriggerSection {
+    /// A beat metric (docs/outputs.md).
     pub metric: Spanned<String>,
+    /// Holds while the metric is below this.
     pub below: Option<Spanned<f64>>,
+    /// Holds while the metric is above this.
     pub above: Option<Spanned<f64>>,
+    /// `for`: how long it must hold.
     #[serde(rename = "for")]
     pub sustained: Option<Spanned<Duration>>,
+    /// Fire again after `cooldown`.
     #[serde(default)]
     pub repeat: bool,
+    /// Least time between firings.
     pub cooldown: Option<Spanned<Duration>>,
+    /// Shown in events.csv.
     pub label: Option<String>,
+    /// `do = { ... }`: what it does.
     #[serde(rename = "do")]
     pub action: Spanned<ActionSection>,
 }
@@ -68,7 +80,9 @@ pub struct TriggerSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum LevelText {
+    /// A level, e.g. 6.
     Absolute(u8),
+    /// A change, e.g. "+1" or "-2".
     Relative(String),
 }
 
@@ -82,18 +96,23 @@ pub struct ActionSection {
     pub ramp: Option<BTreeMap<Spanned<String>, Spanned<f64>>>,
     /// Duration of a ramp or of a fluid change.
     pub over: Option<Spanned<Duration>>,
+    /// P-level to set or change by.
     pub p_level: Option<Spanned<LevelText>>,
     /// Device the P-level change or removal applies to (default: the only/left one).
     pub device: Option<Spanned<String>>,
+    /// Device to put in.
     pub add_device: Option<Spanned<DeviceSection>>,
+    /// Device to take out.
     pub remove_device: Option<Spanned<String>>,
     /// Replaces the device on the new device's side (e.g. CP -> 5.0 escalation).
     pub switch_device: Option<Spanned<DeviceSection>>,
     /// Fluid in (positive) or blood loss (negative), mL, spread over `over`.
     pub fluid_ml: Option<Spanned<f64>>,
+    /// Drug name (with `dose`).
     pub drug: Option<Spanned<String>>,
     /// Drug dose, µg/kg/min (0 stops it).
     pub dose: Option<Spanned<f64>>,
+    /// Start the `[weaning]` protocol.
     pub start_weaning: Option<bool>,
 }
 
@@ -103,6 +122,7 @@ pub struct ActionSection {
 pub struct WeaningSection {
     /// When it starts (or with an event's `start_weaning = true`).
     pub start: Option<Spanned<Duration>>,
+    /// Device weaned (default: the left-sided one).
     pub device: Option<Spanned<String>>,
     /// P-levels per step (negative, e.g. -2).
     pub step: Spanned<i8>,
@@ -110,25 +130,33 @@ pub struct WeaningSection {
     pub dwell: Spanned<Duration>,
     /// Level at which the patient counts as weaned (default 2).
     pub until: Option<Spanned<u8>>,
+    /// Criteria checked after each dwell.
     #[serde(default)]
     pub require: Vec<Spanned<CriterionSection>>,
+    /// What a failed check does.
     #[serde(default)]
     pub on_failure: FailureSection,
 }
 
+/// A weaning criterion: `{ metric, min, max }`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CriterionSection {
+    /// A beat metric (docs/outputs.md).
     pub metric: Spanned<String>,
+    /// Met when the metric is at least this.
     pub min: Option<Spanned<f64>>,
+    /// Met when the metric is at most this.
     pub max: Option<Spanned<f64>>,
 }
 
+/// `on_failure = { back, retry_after, max_failures }`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FailureSection {
     /// Steps to go back up on failure.
     pub back: u8,
+    /// Time before stepping down again.
     pub retry_after: Duration,
     /// Failures after which weaning is abandoned.
     pub max_failures: u32,
@@ -148,6 +176,7 @@ impl Default for FailureSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComplicationsSection {
+    /// Whether complications are drawn.
     #[serde(default = "yes")]
     pub enabled: bool,
     /// Per-hour hazards overriding the defaults of [`Complication::ALL`].

@@ -5,6 +5,7 @@ use serde::{Deserialize, Deserializer};
 /// A duration in seconds, read from "NUMBER UNIT" (units: ms, s, min, h, d).
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 pub struct Duration {
+    /// Seconds.
     pub seconds: f64,
 }
 

@@ -37,12 +37,16 @@ pub struct ScenarioFile {
     /// Seed of the random-number generator, recorded in provenance.
     #[serde(default)]
     pub seed: u64,
+    /// `[patient]`: preset and parameter overrides.
     #[serde(default)]
     pub patient: PatientSection,
+    /// `[simulation]`: steady state, report beats, fast-forward.
     #[serde(default)]
     pub simulation: SimulationSection,
+    /// `[solver]`: integrator and tolerances.
     #[serde(default)]
     pub solver: SolverSection,
+    /// `[output]`: timeseries and pictures.
     #[serde(default)]
     pub output: OutputSection,
     /// Extra device files (paths relative to the scenario file), added to the catalogue.
@@ -53,14 +57,19 @@ pub struct ScenarioFile {
     pub devices: Vec<Spanned<DeviceSection>>,
     /// A clinical course after stabilisation (events, triggers and weaning need it).
     pub course: Option<course::CourseSection>,
+    /// `[[events]]` of the course.
     #[serde(default)]
     pub events: Vec<course::EventSection>,
+    /// `[[triggers]]` of the course.
     #[serde(default)]
     pub triggers: Vec<course::TriggerSection>,
+    /// `[weaning]` protocol.
     pub weaning: Option<course::WeaningSection>,
+    /// `[complications]`: random, seeded.
     pub complications: Option<course::ComplicationsSection>,
 }
 
+/// `[[devices]]` (and the device tables of course actions).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceSection {
@@ -72,6 +81,7 @@ pub struct DeviceSection {
     pub position: Option<Spanned<String>>,
 }
 
+/// `[patient]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatientSection {
@@ -82,13 +92,19 @@ pub struct PatientSection {
     pub set: BTreeMap<Spanned<String>, Spanned<f64>>,
 }
 
+/// `[simulation]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SimulationSection {
+    /// Run to periodic steady state (else `max_beats` beats).
     pub steady_state: bool,
+    /// Most beats before reporting.
     pub max_beats: Spanned<u32>,
+    /// Beat-to-beat relative change that counts as steady.
     pub steady_tolerance: Spanned<f64>,
+    /// Beats averaged into the summary.
     pub report_beats: Spanned<u32>,
+    /// Skip repeated beats of a quiet course.
     pub fast_forward: bool,
 }
 
@@ -105,14 +121,19 @@ impl Default for SimulationSection {
     }
 }
 
+/// `[solver]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SolverSection {
+    /// "tsit5", "dopri5-fast" or "dopri5".
     pub method: Spanned<String>,
     /// Absent: the method's default ([`Method::default_tolerance`]).
     pub rtol: Option<Spanned<f64>>,
+    /// Absolute tolerance (absent: the method's default).
     pub atol: Option<Spanned<f64>>,
+    /// Largest step.
     pub max_step: Spanned<Duration>,
+    /// Analysis and output grid within a beat.
     pub sample_interval: Spanned<Duration>,
 }
 
@@ -138,12 +159,17 @@ impl Default for SolverSection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PictureFormats {
+    /// PNG only.
     Png,
+    /// SVG only.
     Svg,
+    /// PNG and SVG.
     Both,
+    /// No pictures.
     None,
 }
 
+/// `[output]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutputSection {
@@ -170,6 +196,7 @@ pub enum TimeseriesExtent {
     /// Every beat of the run, written as it goes (for a plain run, from the start-up transient
     /// on; for a course, its integrated beats).
     All,
+    /// No timeseries.csv.
     None,
 }
 
@@ -206,6 +233,7 @@ impl<'de> Deserialize<'de> for TimeseriesExtent {
 /// What timeseries.csv holds and how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeseries {
+    /// Which beats.
     pub extent: TimeseriesExtent,
     /// Every k-th sample.
     pub stride: usize,
@@ -216,9 +244,13 @@ pub struct Timeseries {
 /// A chamber whose pressure–volume loop is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PvChamber {
+    /// Left ventricle.
     Lv,
+    /// Right ventricle.
     Rv,
+    /// Left atrium.
     La,
+    /// Right atrium.
     Ra,
 }
 
@@ -304,46 +336,74 @@ pub(crate) fn place(
 /// A scenario ready to run: validated parameters and settings plus provenance.
 #[derive(Debug, Clone)]
 pub struct Scenario {
+    /// Title of the run (titles, summary).
     pub title: String,
+    /// Seed of complications and cohorts.
     pub seed: u64,
+    /// Name of the patient preset.
     pub preset: String,
+    /// The patient, preset plus overrides, validated.
     pub params: Parameters,
     /// Devices, in scenario order.
     pub pumps: Vec<Pump>,
     /// The course after stabilisation, if the scenario has one.
     pub course: Option<crate::engine::protocol::Course>,
+    /// How long to run and what to keep.
     pub run: RunSettings,
+    /// Integrator and tolerances.
     pub solver: SolverSettings,
     /// What timeseries.csv holds.
     pub timeseries: Timeseries,
+    /// Picture formats.
     pub pv_loop: PictureFormats,
+    /// Chambers with a PV-loop picture.
     pub pv_chambers: Vec<PvChamber>,
+    /// Where it came from.
     pub provenance: Provenance,
 }
 
 /// Where a scenario came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Provenance {
+    /// The scenario file (None: text given directly).
     pub file: Option<PathBuf>,
     /// SHA-256 of the scenario text followed by the command-line overrides.
     pub sha256: String,
+    /// `--set` overrides, as given.
     pub overrides: Vec<String>,
 }
 
 /// What is wrong with a scenario.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum ScenarioError {
+    /// The file cannot be read.
     #[error("{file}: cannot read: {reason}")]
-    Read { file: String, reason: String },
+    Read {
+        /// The file.
+        file: String,
+        /// Why.
+        reason: String,
+    },
+    /// A problem at a place in the text.
     #[error("{file}:{line}:{column}: {message}")]
     At {
+        /// The file.
         file: String,
+        /// Line, from 1.
         line: usize,
+        /// Column, from 1.
         column: usize,
+        /// What is wrong, naming the key and what is allowed.
         message: String,
     },
+    /// A problem of the scenario as a whole.
     #[error("{file}: {message}")]
-    Whole { file: String, message: String },
+    Whole {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// Reads and validates a scenario file, then applies `--set path=value` overrides.
