@@ -163,6 +163,10 @@ enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: Shell,
     },
+    /// Print the JSON Schema of the scenario format, for editors that check TOML against a
+    /// schema (e.g. `impella-sim schema > impella-sim.schema.json`, then a first line
+    /// `#:schema ./impella-sim.schema.json` in a scenario; docs/scenarios.md).
+    Schema,
 }
 
 fn main() -> ExitCode {
@@ -514,6 +518,12 @@ fn execute(command: Command) -> Result<(), String> {
                 "impella-sim",
                 &mut std::io::stdout(),
             );
+            Ok(())
+        }
+        Command::Schema => {
+            let text = serde_json::to_string_pretty(&scenario::json_schema())
+                .map_err(|e| e.to_string())?;
+            println!("{text}");
             Ok(())
         }
     }

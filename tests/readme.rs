@@ -73,6 +73,7 @@ fn every_readme_command_runs_in_order() {
         "loops.png",
         "runs/grid/charts",
         "impella-sim.bash",
+        "impella-sim.schema.json",
     ] {
         assert!(dir.path().join(made).exists(), "{made}");
     }

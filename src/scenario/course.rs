@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -31,53 +32,62 @@ pub const MAX_REMOVAL_ML_MIN: f64 = 1000.0;
 type Span = std::ops::Range<usize>;
 
 /// `[course]`: how long the course runs after stabilisation.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CourseSection {
     /// Course length after stabilisation.
+    #[schemars(with = "Duration")]
     pub duration: Spanned<Duration>,
 }
 
 /// `[[events]]`: actions at a time.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventSection {
     /// Course time.
+    #[schemars(with = "Duration")]
     pub at: Spanned<Duration>,
     /// Shown in events.csv.
     pub label: Option<String>,
     /// `do = { ... }`: what it does.
     #[serde(rename = "do")]
+    #[schemars(with = "ActionSection")]
     pub action: Spanned<ActionSection>,
 }
 
 /// `[[triggers]]`: actions when a beat metric crosses a threshold for long enough.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TriggerSection {
     /// A beat metric (docs/outputs.md).
+    #[schemars(with = "String")]
     pub metric: Spanned<String>,
     /// Holds while the metric is below this.
+    #[schemars(with = "Option<f64>")]
     pub below: Option<Spanned<f64>>,
     /// Holds while the metric is above this.
+    #[schemars(with = "Option<f64>")]
     pub above: Option<Spanned<f64>>,
     /// `for`: how long it must hold.
     #[serde(rename = "for")]
+    #[schemars(with = "Option<Duration>")]
     pub sustained: Option<Spanned<Duration>>,
     /// Fire again after `cooldown`.
     #[serde(default)]
     pub repeat: bool,
     /// Least time between firings.
+    #[schemars(with = "Option<Duration>")]
     pub cooldown: Option<Spanned<Duration>>,
     /// Shown in events.csv.
     pub label: Option<String>,
     /// `do = { ... }`: what it does.
     #[serde(rename = "do")]
+    #[schemars(with = "ActionSection")]
     pub action: Spanned<ActionSection>,
 }
 
 /// A P-level written as a number (absolute) or "+1" / "-2" (relative).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum LevelText {
     /// A level, e.g. 6.
@@ -87,51 +97,68 @@ pub enum LevelText {
 }
 
 /// What an event or trigger does; several keys may be combined.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionSection {
     /// Parameter steps.
+    #[schemars(with = "Option<BTreeMap<String, f64>>")]
     pub set: Option<BTreeMap<Spanned<String>, Spanned<f64>>>,
     /// Linear parameter ramps to these values over `over`.
+    #[schemars(with = "Option<BTreeMap<String, f64>>")]
     pub ramp: Option<BTreeMap<Spanned<String>, Spanned<f64>>>,
     /// Duration of a ramp or of a fluid change.
+    #[schemars(with = "Option<Duration>")]
     pub over: Option<Spanned<Duration>>,
     /// P-level to set or change by.
+    #[schemars(with = "Option<LevelText>")]
     pub p_level: Option<Spanned<LevelText>>,
     /// Device the P-level change or removal applies to (default: the only/left one).
+    #[schemars(with = "Option<String>")]
     pub device: Option<Spanned<String>>,
     /// Device to put in.
+    #[schemars(with = "Option<DeviceSection>")]
     pub add_device: Option<Spanned<DeviceSection>>,
     /// Device to take out.
+    #[schemars(with = "Option<String>")]
     pub remove_device: Option<Spanned<String>>,
     /// Replaces the device on the new device's side (e.g. CP -> 5.0 escalation).
+    #[schemars(with = "Option<DeviceSection>")]
     pub switch_device: Option<Spanned<DeviceSection>>,
     /// Fluid in (positive) or blood loss (negative), mL, spread over `over`.
+    #[schemars(with = "Option<f64>")]
     pub fluid_ml: Option<Spanned<f64>>,
     /// Drug name (with `dose`).
+    #[schemars(with = "Option<String>")]
     pub drug: Option<Spanned<String>>,
     /// Drug dose, µg/kg/min (0 stops it).
+    #[schemars(with = "Option<f64>")]
     pub dose: Option<Spanned<f64>>,
     /// Start the `[weaning]` protocol.
     pub start_weaning: Option<bool>,
 }
 
 /// `[weaning]`: a stepwise weaning protocol.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WeaningSection {
     /// When it starts (or with an event's `start_weaning = true`).
+    #[schemars(with = "Option<Duration>")]
     pub start: Option<Spanned<Duration>>,
     /// Device weaned (default: the left-sided one).
+    #[schemars(with = "Option<String>")]
     pub device: Option<Spanned<String>>,
     /// P-levels per step (negative, e.g. -2).
+    #[schemars(with = "i8")]
     pub step: Spanned<i8>,
     /// Time at each level before the criteria are checked.
+    #[schemars(with = "Duration")]
     pub dwell: Spanned<Duration>,
     /// Level at which the patient counts as weaned (default 2).
+    #[schemars(with = "Option<u8>")]
     pub until: Option<Spanned<u8>>,
     /// Criteria checked after each dwell.
     #[serde(default)]
+    #[schemars(with = "Vec<CriterionSection>")]
     pub require: Vec<Spanned<CriterionSection>>,
     /// What a failed check does.
     #[serde(default)]
@@ -139,19 +166,22 @@ pub struct WeaningSection {
 }
 
 /// A weaning criterion: `{ metric, min, max }`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CriterionSection {
     /// A beat metric (docs/outputs.md).
+    #[schemars(with = "String")]
     pub metric: Spanned<String>,
     /// Met when the metric is at least this.
+    #[schemars(with = "Option<f64>")]
     pub min: Option<Spanned<f64>>,
     /// Met when the metric is at most this.
+    #[schemars(with = "Option<f64>")]
     pub max: Option<Spanned<f64>>,
 }
 
 /// `on_failure = { back, retry_after, max_failures }`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct FailureSection {
     /// Steps to go back up on failure.
@@ -173,7 +203,7 @@ impl Default for FailureSection {
 }
 
 /// `[complications]`: random complications with per-hour hazards, drawn with the seed.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ComplicationsSection {
     /// Whether complications are drawn.
@@ -181,6 +211,7 @@ pub struct ComplicationsSection {
     pub enabled: bool,
     /// Per-hour hazards overriding the defaults of [`Complication::ALL`].
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, f64>")]
     pub hazards: BTreeMap<Spanned<String>, Spanned<f64>>,
 }
 

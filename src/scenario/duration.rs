@@ -101,6 +101,22 @@ impl serde::de::Visitor<'_> for DurationVisitor {
     }
 }
 
+/// In a JSON Schema a duration is a string with its unit (what the parser accepts).
+impl schemars::JsonSchema for Duration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^\\s*[0-9.]+([eE][+-]?[0-9]+)?\\s*(ms|s|min|h|d)\\s*$",
+            "description": "A time with its unit, e.g. \"20 ms\", \"10 min\", \"48 h\" (units: ms, s, min, h, d).",
+            "examples": ["20 ms", "10 min", "48 h"]
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

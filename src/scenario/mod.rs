@@ -12,6 +12,7 @@ pub mod template;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -29,7 +30,7 @@ use crate::solver::{Method, SolverSettings};
 pub use duration::Duration;
 
 /// A scenario as written in TOML.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
     /// What is simulated; used in titles and the summary.
@@ -51,9 +52,11 @@ pub struct ScenarioFile {
     pub output: OutputSection,
     /// Extra device files (paths relative to the scenario file), added to the catalogue.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub device_files: Vec<Spanned<String>>,
     /// Pumps in the patient: at most one left-sided and one right-sided.
     #[serde(default)]
+    #[schemars(with = "Vec<DeviceSection>")]
     pub devices: Vec<Spanned<DeviceSection>>,
     /// A clinical course after stabilisation (events, triggers and weaning need it).
     pub course: Option<course::CourseSection>,
@@ -70,39 +73,47 @@ pub struct ScenarioFile {
 }
 
 /// `[[devices]]` (and the device tables of course actions).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceSection {
     /// Catalogue id or alias ("2.5", "cp", "5.0", "5.5", "rp").
+    #[schemars(with = "String")]
     pub model: Spanned<String>,
     /// Performance level P0..P9 (the device's range).
+    #[schemars(with = "u8")]
     pub p_level: Spanned<u8>,
     /// "correct" (default), "inlet_in_aorta" or "too_deep" (left-sided devices).
+    #[schemars(with = "Option<String>")]
     pub position: Option<Spanned<String>>,
 }
 
 /// `[patient]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatientSection {
     /// Preset name (see `impella-sim presets`); default "normal".
+    #[schemars(with = "Option<String>")]
     pub preset: Option<Spanned<String>>,
     /// Parameter overrides by dotted path.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, f64>")]
     pub set: BTreeMap<Spanned<String>, Spanned<f64>>,
 }
 
 /// `[simulation]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SimulationSection {
     /// Run to periodic steady state (else `max_beats` beats).
     pub steady_state: bool,
     /// Most beats before reporting.
+    #[schemars(with = "u32")]
     pub max_beats: Spanned<u32>,
     /// Beat-to-beat relative change that counts as steady.
+    #[schemars(with = "f64")]
     pub steady_tolerance: Spanned<f64>,
     /// Beats averaged into the summary.
+    #[schemars(with = "u32")]
     pub report_beats: Spanned<u32>,
     /// Skip repeated beats of a quiet course.
     pub fast_forward: bool,
@@ -122,18 +133,23 @@ impl Default for SimulationSection {
 }
 
 /// `[solver]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SolverSection {
     /// "tsit5", "dopri5-fast" or "dopri5".
+    #[schemars(with = "String")]
     pub method: Spanned<String>,
     /// Absent: the method's default ([`Method::default_tolerance`]).
+    #[schemars(with = "Option<f64>")]
     pub rtol: Option<Spanned<f64>>,
     /// Absolute tolerance (absent: the method's default).
+    #[schemars(with = "Option<f64>")]
     pub atol: Option<Spanned<f64>>,
     /// Largest step.
+    #[schemars(with = "Duration")]
     pub max_step: Spanned<Duration>,
     /// Analysis and output grid within a beat.
+    #[schemars(with = "Duration")]
     pub sample_interval: Spanned<Duration>,
 }
 
@@ -156,7 +172,7 @@ impl Default for SolverSection {
 }
 
 /// Which picture formats to write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PictureFormats {
     /// PNG only.
@@ -170,20 +186,23 @@ pub enum PictureFormats {
 }
 
 /// `[output]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutputSection {
     /// Interval between timeseries rows; a whole multiple of the solver's sample interval.
+    #[schemars(with = "Duration")]
     pub timeseries_every: Spanned<Duration>,
     /// Which beats timeseries.csv holds: "report" (default), "all" or "none" (`true` and
     /// `false` mean "all" and "none").
     /// integrated sample would otherwise be held in memory).
     pub timeseries: TimeseriesExtent,
     /// Significant digits of timeseries values (1–17; default: as many as round-trip).
+    #[schemars(with = "Option<u8>")]
     pub timeseries_digits: Option<Spanned<u8>>,
     /// PV-loop picture formats.
     pub pv_loop: PictureFormats,
     /// Chambers with a PV-loop picture ("lv", "rv", "la", "ra").
+    #[schemars(with = "Vec<String>")]
     pub pv_chambers: Vec<Spanned<String>>,
 }
 
@@ -228,6 +247,32 @@ impl<'de> Deserialize<'de> for TimeseriesExtent {
         }
         d.deserialize_any(V)
     }
+}
+
+/// In a JSON Schema: one of the names, or a boolean.
+impl JsonSchema for TimeseriesExtent {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TimeseriesExtent".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Which beats timeseries.csv holds: \"report\" (default), \"all\", \"none\"; true and false mean \"all\" and \"none\".",
+            "oneOf": [
+                { "type": "string", "enum": ["report", "all", "none"] },
+                { "type": "boolean" }
+            ]
+        })
+    }
+}
+
+/// The JSON Schema of the scenario format (what `run` reads; sweep files add `[sweep]` and
+/// `[cohort]`, docs/sweeps.md), for editors that check TOML against a schema.
+pub fn json_schema() -> serde_json::Value {
+    let mut schema =
+        serde_json::to_value(schemars::schema_for!(ScenarioFile)).expect("a schema is JSON");
+    schema["title"] = "impella-sim scenario".into();
+    schema
 }
 
 /// What timeseries.csv holds and how.
