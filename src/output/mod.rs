@@ -23,10 +23,23 @@ use plot::{Curve, EventMarker, ImageFormat, Panel, PvLoop, PvPlot, Series, Stack
 /// Why output could not be written.
 #[derive(Debug, Error)]
 pub enum OutputError {
+    /// A file could not be written.
     #[error("{path}: {source}")]
-    Io { path: String, source: io::Error },
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        source: io::Error,
+    },
+    /// A CSV table could not be written.
     #[error("{path}: {source}")]
-    Csv { path: String, source: csv::Error },
+    Csv {
+        /// The file.
+        path: String,
+        /// The error.
+        source: csv::Error,
+    },
+    /// A picture could not be drawn.
     #[error(transparent)]
     Plot(#[from] plot::PlotError),
 }
@@ -292,8 +305,10 @@ pub fn simulate_and_write(
 /// Why [`simulate_and_write`] failed.
 #[derive(Debug, Error)]
 pub enum RunError {
+    /// The simulation failed (nothing was written).
     #[error("simulation failed: {0}")]
     Simulation(#[from] crate::engine::SimError),
+    /// An output could not be written (nothing was left that looks complete).
     #[error(transparent)]
     Output(#[from] OutputError),
 }

@@ -75,15 +75,32 @@ pub enum SweepError {
     /// A case's scenario is invalid (e.g. a drawn value outside the parameter's range).
     #[error("{file}: case {case} ({inputs}): {message}")]
     Case {
+        /// The sweep file.
         file: String,
+        /// Case index.
         case: usize,
+        /// The case's inputs, as `key = value` pairs.
         inputs: String,
+        /// What is wrong.
         message: String,
     },
+    /// Reading or writing a file failed.
     #[error("{path}: {source}")]
-    Io { path: String, source: io::Error },
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        source: io::Error,
+    },
+    /// The journal of an earlier run does not belong to this sweep.
     #[error("cannot resume in {dir}: {message}")]
-    Resume { dir: String, message: String },
+    Resume {
+        /// The output directory.
+        dir: String,
+        /// Why.
+        message: String,
+    },
+    /// Options that do not fit together (e.g. a shard outside 1..=N).
     #[error("{0}")]
     Options(String),
 }
