@@ -28,6 +28,7 @@
 // keeps them so. The others are to follow.
 #[warn(missing_docs)]
 pub mod analysis;
+#[warn(missing_docs)]
 pub mod devices;
 #[warn(missing_docs)]
 pub mod engine;

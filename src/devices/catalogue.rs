@@ -135,15 +135,20 @@ fn unit_scale() -> f64 {
 /// A basis mark and the source text for one table of a device file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sourced {
+    /// Published, derived or estimated.
     pub basis: Basis,
+    /// The reference, as written in the file.
     pub source: String,
 }
 
 /// Where each part of a device's data came from (verbatim from its file).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Provenance {
+    /// Of the rated maximum flow.
     pub rated_max_flow: Sourced,
+    /// Of the cannula's dimensions and inertance.
     pub cannula: Sourced,
+    /// Of the stopped rotor's leak.
     pub stopped_rotor: Sourced,
     /// Source of the speed column; each level also has its own [`PLevel::rpm_basis`].
     pub rpm_source: String,
@@ -160,10 +165,12 @@ pub struct PLevel {
     pub level: u8,
     /// Rotor speed, rpm (0 for P-0).
     pub rpm: f64,
+    /// Basis of the speed.
     pub rpm_basis: Basis,
     /// Published (or derived/estimated, see `flow_basis`) mean-flow range [lo, hi], L/min:
     /// the flow at a pump pressure difference of 60 mmHg (lo) and 30 mmHg (hi).
     pub flow_range_l_min: Option<[f64; 2]>,
+    /// Basis of the flow range.
     pub flow_basis: Option<Basis>,
     /// Basis of this level's HQ curve (None for P-0, which has none).
     pub hq_basis: Option<Basis>,

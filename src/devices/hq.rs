@@ -351,14 +351,26 @@ pub enum SpeedPoint {
     /// ω ≤ 0.
     Stopped,
     /// 0 < ω < ω_1, r = ω/ω_1.
-    BelowFirst { r: SpeedRatio },
+    BelowFirst {
+        /// ω/ω_1.
+        r: SpeedRatio,
+    },
     /// One level's curve scaled by r = ω/ω_k: at a level's own speed, or above the top one.
-    Level { k: usize, r: SpeedRatio },
+    Level {
+        /// Index of the level.
+        k: usize,
+        /// ω/ω_k.
+        r: SpeedRatio,
+    },
     /// ω_k < ω < ω_k+1.
     Between {
+        /// Index of the level below.
         k: usize,
+        /// ω/ω_k.
         r_a: SpeedRatio,
+        /// ω/ω_k+1.
         r_b: SpeedRatio,
+        /// Weight of the level above, 0–1.
         lambda: f64,
     },
 }

@@ -57,7 +57,9 @@ pub enum DeviceError {
     /// The device file could not be read.
     #[error("cannot read device file {}: {source}", path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The error.
         #[source]
         source: std::io::Error,
     },
@@ -70,27 +72,47 @@ pub enum DeviceError {
         line: Option<usize>,
         /// 1-based column (characters), when the parser reports a position.
         column: Option<usize>,
+        /// What is wrong.
         message: String,
     },
     /// Well-formed TOML whose values break a rule (levels, speeds, ranges, HQ curves).
     #[error("{origin}{}: {message}", location(*line, *column))]
     Invalid {
+        /// File path, or `builtin:<file>` for embedded data.
         origin: String,
+        /// 1-based line of the offending value, when known.
         line: Option<usize>,
+        /// 1-based column, when known.
         column: Option<usize>,
+        /// The rule broken.
         message: String,
     },
     /// No device with this id or alias.
     #[error("unknown device model '{model}'; known models: {known}")]
-    UnknownModel { model: String, known: String },
+    UnknownModel {
+        /// The name given.
+        model: String,
+        /// Ids and aliases of the catalogue.
+        known: String,
+    },
     /// The device has no such P-level.
     #[error("device '{device}' has no P-level {level}; allowed P-levels: 0 to {max}")]
-    UnknownPLevel { device: String, level: u8, max: u8 },
+    UnknownPLevel {
+        /// Catalogue id.
+        device: String,
+        /// The level asked for.
+        level: u8,
+        /// Its highest level.
+        max: u8,
+    },
     /// Adding a device whose id or alias is already taken.
     #[error("device '{device}': name '{name}' is already used by device '{existing}'")]
     DuplicateName {
+        /// The device being added.
         device: String,
+        /// The id or alias in conflict.
         name: String,
+        /// The device that has it.
         existing: String,
     },
 }

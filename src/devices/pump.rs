@@ -28,6 +28,7 @@ impl Position {
     /// Names accepted in scenarios.
     pub const NAMES: [&'static str; 3] = ["correct", "inlet_in_aorta", "too_deep"];
 
+    /// The position a scenario name stands for.
     pub fn from_name(name: &str) -> Option<Position> {
         match name {
             "correct" => Some(Position::Correct),
@@ -101,6 +102,7 @@ pub struct Pump {
     pub model: String,
     /// Display name.
     pub name: String,
+    /// Left (LV → aorta) or right (RA → PA).
     pub side: Side,
     /// P-level (changed with [`Pump::set_p_level`], which sets the speed with it).
     p_level: u8,
@@ -114,6 +116,7 @@ pub struct Pump {
     /// 1/L, computed once: the right-hand side multiplies by it (see
     /// [`crate::physiology::elements::vessel_pressure`]).
     inv_inertance: f64,
+    /// Where the pump sits (correct or malpositioned).
     pub position: Position,
     /// Shared with the catalogue's device and between clones (a course clones its pumps into
     /// every beat's model).
