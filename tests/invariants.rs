@@ -155,3 +155,39 @@ proptest! {
         }
     }
 }
+
+/// Ejection fractions and volumes stay physical in every preset at low, normal and high blood
+/// volume: 0 ≤ EF ≤ 100 % and ESV ≤ EDV in both ventricles (a failing, overfilled RV used to
+/// report a negative RVEF: its end-diastole was taken at mitral closure while it still filled).
+#[test]
+fn ejection_fractions_stay_physical_across_presets_and_volumes() {
+    use impella_sim::physiology::presets::PRESETS;
+    let settings = RunSettings {
+        keep_all_samples: false,
+        max_beats: 400,
+        ..RunSettings::default()
+    };
+    let mut checked = 0;
+    for preset in PRESETS {
+        let base = preset.parameters();
+        for dv in [-600.0, 0.0, 1500.0] {
+            let mut p = base;
+            p.blood_volume += dv;
+            let mut integ = FastTsit5::new(SolverSettings::default());
+            let Ok(r) = impella_sim::engine::run(p, &settings, &mut integ) else {
+                continue; // a volume the preset cannot take is refused, not measured
+            };
+            let m = r.report;
+            let at = format!("{} at {} mL", preset.name, p.blood_volume);
+            for (ef, edv, esv) in [
+                (m.lvef_pct, m.lvedv_ml, m.lvesv_ml),
+                (m.rvef_pct, m.rvedv_ml, m.rvesv_ml),
+            ] {
+                assert!((0.0..=100.0).contains(&ef), "{at}: EF {ef} %");
+                assert!(esv <= edv + 1e-9, "{at}: ESV {esv} > EDV {edv}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2 * PRESETS.len(), "{checked} runs");
+}

@@ -503,11 +503,17 @@ pub fn beat_metrics(
             .unwrap_or(0)
     };
     let i_ed = argmax(Slot::VLv);
-    let i_ed_rv = argmax(Slot::VRv);
 
     let lvedv = v_lv(i_ed);
     let lvesv = v_lv(i_es);
-    let rvedv = v_rv(i_ed_rv);
+    // RV end-diastole: its largest volume from onset to end-systole. The tricuspid valve's
+    // closure is not tracked (the metric pressures skip the right ventricle), and the mitral
+    // window above can close before a failing, overfilled RV stops filling: its ES volume
+    // then exceeded the ED volume and RVEF came out negative.
+    let mut rvedv = f64::MIN;
+    for i in 0..=i_es {
+        rvedv = rvedv.max(v_rv(i));
+    }
     let rvesv = v_rv(i_es);
     let sv = lvedv - lvesv;
 
