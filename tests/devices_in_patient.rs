@@ -151,9 +151,12 @@ fn top_p_level_flow_in_a_patient_is_near_the_rated_maximum() {
 
 #[test]
 fn pump_flow_falls_as_afterload_rises_and_is_higher_in_systole() {
-    let mut stiff = patient("scai_c_lv");
+    // The pump's own response to afterload: open loop (a reflex would lower SVR again).
+    let mut open = patient("scai_c_lv");
+    open.reflex.gain = 0.0;
+    let mut stiff = open;
     stiff.systemic.r_periph *= 1.5;
-    let base = simulate(patient("scai_c_lv"), &[("cp", 8, Position::Correct)]);
+    let base = simulate(open, &[("cp", 8, Position::Correct)]);
     let high = steady(stiff, &[("cp", 8, Position::Correct)]);
     assert!(high.pump_flow_l_min < base.report.pump_flow_l_min - 0.1);
 

@@ -328,8 +328,13 @@ fn texts(svg: &str) -> Vec<String> {
 
 #[test]
 fn pv_loop_has_the_espvr_and_edpvr_of_the_run() {
-    // The run's own PV picture as SVG, to compare with.
-    let run_dir = run(&CP.replace("pv_loop = \"png\"", "pv_loop = \"svg\""), &[]);
+    // The run's own PV picture as SVG, to compare with. Open loop, so that the relations
+    // are the preset's (the reflex scales E_es).
+    let open = CP.replace(
+        "preset = \"scai_c_lv\"\n",
+        "preset = \"scai_c_lv\"\n[patient.reflexes]\nenabled = false\n",
+    );
+    let run_dir = run(&open.replace("pv_loop = \"png\"", "pv_loop = \"svg\""), &[]);
     let data = read_run(run_dir.path()).unwrap();
     let svg = pv_loop_svg(&data, PV_SIZE_PX).unwrap().expect("a PV loop");
     let own = std::fs::read_to_string(run_dir.path().join("pv_loop.svg")).unwrap();

@@ -620,15 +620,15 @@ mod tests {
                 &settings,
                 &mut FastTsit5::new(SolverSettings::default()),
             );
-            let circ = Circulation::new(params);
             for beat in &result.expect("the run succeeds").beats {
+                let circ = &beat.model;
                 let fresh = beat_metrics(
-                    &circ,
+                    circ,
                     &beat.clock,
                     &beat.samples,
                     &mut ActivationMemo::default(),
                 );
-                let with_memo = beat_metrics(&circ, &beat.clock, &beat.samples, &mut carried);
+                let with_memo = beat_metrics(circ, &beat.clock, &beat.samples, &mut carried);
                 let bits = |m: &BeatMetrics| -> Vec<u64> {
                     m.values().iter().map(|v| v.to_bits()).collect()
                 };

@@ -38,8 +38,9 @@ use process::{DrugEffect, Infusion, Process, Ramp, Replaces, Stage};
 
 /// Version of the model's equations and default parameters: raised whenever a model change
 /// moves the golden outputs (not for refactors, speed work or new outputs), so two results
-/// with the same version come from the same physiology.
-pub const MODEL_VERSION: u32 = 1;
+/// with the same version come from the same physiology. 2: the arterial baroreflex, on by
+/// default.
+pub const MODEL_VERSION: u32 = 2;
 
 /// The commit the crate was built from ("unknown" outside a git checkout; build.rs).
 pub const GIT_COMMIT: &str = env!("IMPELLA_SIM_GIT_COMMIT");
@@ -718,7 +719,7 @@ impl<I: Integrator> Engine<I> {
             .pumps
             .iter()
             .try_fold(Circulation::new(spec.params), |m, p| m.with_pump(p.clone()))?;
-        Ok(Engine::assemble(spec, model, integrator))
+        Engine::assemble(spec, model, integrator).close_loop()
     }
 
     /// An engine for an assembled model (with its pumps and infusion), at static equilibrium.
@@ -735,7 +736,36 @@ impl<I: Integrator> Engine<I> {
             run: *settings,
         };
         // The model as given (with its infusion, which is no process of the engine's).
-        Ok(Engine::assemble(spec, circ, integrator))
+        Engine::assemble(spec, circ, integrator).close_loop()
+    }
+
+    /// With the baroreflex on, finds the patient at rest before any device (open loop,
+    /// periodic steady state): its mean arterial pressure is the reflex's set point and its
+    /// state the engine's start (a device is placed in the resting patient). Off, the engine
+    /// stays as it is (the open loop of earlier versions, bit for bit).
+    fn close_loop(mut self) -> Result<Self, SimError> {
+        let mut params = self.controls.base;
+        if !params.reflex.on() {
+            return Ok(self);
+        }
+        params.reflex.gain = 0.0;
+        let mut rest = Engine::new(EngineSpec {
+            params,
+            pumps: Vec::new(),
+            solver: self.integrator.settings(),
+            run: RunSettings {
+                steady_state: true,
+                ..self.settings
+            },
+        })?;
+        rest.stabilise(&mut Discard)?;
+        let map = rest.metrics().map_or(0.0, |m| m.map_mmhg);
+        for s in Slot::VOLUMES {
+            self.y[s.i()] = rest.y[s.i()];
+        }
+        self.controls
+            .add_process(Box::new(process::Reflex::new(map)));
+        Ok(self)
     }
 
     fn assemble(spec: EngineSpec, model: Circulation, integrator: I) -> Self {
@@ -767,9 +797,11 @@ impl<I: Integrator> Engine<I> {
             let change = beat.change;
             sink.take(beat);
             n += 1;
-            if change < self.settings.steady_tolerance || n >= self.settings.max_beats {
+            // Processes (a reflex) must have settled too.
+            let settled = change < self.settings.steady_tolerance && self.controls.quiet(self.t);
+            if settled || n >= self.settings.max_beats {
                 let steady = SteadyState {
-                    reached: change < self.settings.steady_tolerance,
+                    reached: settled,
                     beats: n,
                     last_change: change,
                 };

@@ -11,6 +11,7 @@ use std::fmt::Debug;
 
 use super::Beat;
 use crate::physiology::drugs::Drug;
+use crate::physiology::reflex::Baroreflex;
 use crate::physiology::Parameters;
 
 /// When a process acts on the parameters, relative to the others.
@@ -203,6 +204,56 @@ impl Process for Infusion {
 
     fn boxed_clone(&self) -> Box<dyn Process> {
         Box::new(*self)
+    }
+}
+
+/// The arterial baroreflex ([`Baroreflex`]) as a process: it reads each beat's mean arterial
+/// pressure and moves heart rate, contractility, SVR and venous tone of the next, with the
+/// gains of the beat's parameters (`reflex.*`, so an event may change them).
+#[derive(Debug, Clone)]
+pub struct Reflex {
+    /// The reflex's state.
+    pub baroreflex: Baroreflex,
+}
+
+/// A reflex whose effectors moved less than this fraction at the last beat is quiet: the
+/// state it leaves then differs from its fixed point by about this over (1 − e^(−T/τ)),
+/// under 10⁻³ with τ = 20 s.
+pub const REFLEX_QUIET: f64 = 1e-5;
+
+impl Reflex {
+    /// A reflex at rest at set point `map_mmhg`.
+    pub fn new(map_mmhg: f64) -> Self {
+        Reflex {
+            baroreflex: Baroreflex::new(map_mmhg),
+        }
+    }
+}
+
+impl Process for Reflex {
+    fn stage(&self) -> Stage {
+        Stage::Scale
+    }
+
+    fn modify(&self, _t_s: f64, p: &mut Parameters) {
+        self.baroreflex.apply(p);
+    }
+
+    fn observe(&mut self, beat: &Beat) {
+        self.baroreflex.step(
+            beat.clock.t_start + beat.clock.period,
+            beat.clock.period,
+            beat.metrics.map_mmhg,
+            &beat.model.parameters().reflex,
+        );
+    }
+
+    fn quiet(&self, _t_s: f64) -> bool {
+        self.baroreflex.last_change() < REFLEX_QUIET
+    }
+
+    fn boxed_clone(&self) -> Box<dyn Process> {
+        Box::new(self.clone())
     }
 }
 

@@ -7,6 +7,7 @@ pub mod drugs;
 pub mod elements;
 pub mod parameters;
 pub mod presets;
+pub mod reflex;
 
 pub use circulation::{
     Circulation, Hemodynamics, MetricBlock, MetricPressures, Slot, State, N_STATES,

@@ -7,6 +7,8 @@
 
 use thiserror::Error;
 
+pub use super::reflex::ReflexParams;
+
 /// One cardiac chamber: time-varying elastance with a linear ESPVR and an exponential EDPVR.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ChamberParams {
@@ -123,6 +125,8 @@ pub struct Parameters {
     pub pulmonary_circ: CirculationParams,
     /// Pericardium.
     pub pericardium: PericardiumParams,
+    /// Arterial baroreflex gains.
+    pub reflex: ReflexParams,
     /// Total blood volume (stressed + unstressed), mL.
     pub blood_volume: f64,
     /// Body surface area, m² (for indexed values such as CI).
@@ -242,6 +246,11 @@ param_table! {
     "pericardium.p0" => pericardium.p0, "mmHg", [0.0, 5.0], "pericardial pressure scale (0 = no pericardium)";
     "pericardium.lambda" => pericardium.lambda, "1/mL", [0.001, 0.1], "pericardial stiffness";
     "pericardium.v0" => pericardium.v0, "mL", [50.0, 800.0], "pericardial reference volume (both ventricles)";
+    "reflex.gain" => reflex.gain, "-", [0.0, 3.0], "baroreflex gain, a multiple of the published gains (0 = open loop)";
+    "reflex.heart_rate" => reflex.heart_rate, "-", [0.0, 3.0], "baroreflex gain on the heart period, a multiple of the published";
+    "reflex.contractility" => reflex.contractility, "-", [0.0, 3.0], "baroreflex gain on both ventricles' end-systolic elastance, a multiple of the published";
+    "reflex.resistance" => reflex.resistance, "-", [0.0, 3.0], "baroreflex gain on systemic vascular resistance, a multiple of the published";
+    "reflex.venous_tone" => reflex.venous_tone, "-", [0.0, 3.0], "baroreflex gain on systemic venous unstressed volume, a multiple of the published";
     "blood_volume" => blood_volume, "mL", [2000.0, 9000.0], "total blood volume";
     "bsa" => bsa, "m²", [1.0, 3.0], "body surface area";
 }

@@ -3,7 +3,7 @@
 
 use super::parameters::{
     ActivationParams, ChamberParams, CirculationParams, HeartParams, Parameters, PericardiumParams,
-    ValveParams,
+    ReflexParams, ValveParams,
 };
 
 /// A normal resting adult (HR 75/min, 5.3 L blood volume).
@@ -100,6 +100,7 @@ pub fn normal() -> Parameters {
             lambda: 0.03,
             v0: 200.0,
         },
+        reflex: ReflexParams::PUBLISHED,
         blood_volume: 4900.0,
         bsa: 1.9,
     }

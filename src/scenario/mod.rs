@@ -98,6 +98,53 @@ pub struct PatientSection {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, f64>")]
     pub set: BTreeMap<Spanned<String>, Spanned<f64>>,
+    /// `[patient.reflexes]`: the baroreflex on or off and its gains.
+    #[serde(default)]
+    pub reflexes: Option<ReflexesSection>,
+}
+
+/// `[patient.reflexes]`: the arterial baroreflex (docs/model.md). Each gain is a multiple of
+/// the published one and sets the parameter `reflex.<key>`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReflexesSection {
+    /// `false`: the open loop (`reflex.gain` = 0). Default true.
+    #[schemars(with = "Option<bool>")]
+    pub enabled: Option<Spanned<bool>>,
+    /// All effectors together.
+    #[schemars(with = "Option<f64>")]
+    pub gain: Option<Spanned<f64>>,
+    /// Heart period.
+    #[schemars(with = "Option<f64>")]
+    pub heart_rate: Option<Spanned<f64>>,
+    /// Both ventricles' end-systolic elastance.
+    #[schemars(with = "Option<f64>")]
+    pub contractility: Option<Spanned<f64>>,
+    /// Systemic vascular resistance.
+    #[schemars(with = "Option<f64>")]
+    pub resistance: Option<Spanned<f64>>,
+    /// Systemic venous unstressed volume.
+    #[schemars(with = "Option<f64>")]
+    pub venous_tone: Option<Spanned<f64>>,
+}
+
+impl ReflexesSection {
+    /// (parameter path, value, where it was written) of each gain given.
+    fn settings(&self) -> Vec<(&'static str, f64, std::ops::Range<usize>)> {
+        let mut out = Vec::new();
+        for (path, v) in [
+            ("reflex.gain", &self.gain),
+            ("reflex.heart_rate", &self.heart_rate),
+            ("reflex.contractility", &self.contractility),
+            ("reflex.resistance", &self.resistance),
+            ("reflex.venous_tone", &self.venous_tone),
+        ] {
+            if let Some(v) = v {
+                out.push((path, *v.get_ref(), v.span()));
+            }
+        }
+        out
+    }
 }
 
 /// `[simulation]`.
@@ -529,6 +576,26 @@ pub fn parse(
         params
             .set(key.get_ref(), *value.get_ref())
             .map_err(|e| at(key.span(), format!("patient.set: {e}")))?;
+    }
+    if let Some(r) = &raw.patient.reflexes {
+        for (path, value, span) in r.settings() {
+            params
+                .set(path, value)
+                .map_err(|e| at(span, format!("patient.reflexes: {e}")))?;
+        }
+        if let Some(on) = &r.enabled {
+            if !*on.get_ref() {
+                if let Some(g) = &r.gain {
+                    return Err(at(
+                        g.span(),
+                        "patient.reflexes: gain is given while enabled = false; \
+                         remove one of them"
+                            .to_string(),
+                    ));
+                }
+                params.reflex.gain = 0.0;
+            }
+        }
     }
     for (written, path, value) in parameter_overrides {
         params.set(path, value).map_err(|e| ScenarioError::Whole {

@@ -464,7 +464,7 @@ fn impella_effects() -> Result<Vec<Case>, String> {
         5.0,
         18.0,
         "±50 %",
-        true,
+        false,
     );
     case(
         "A3-7",
@@ -556,7 +556,7 @@ fn impella_effects() -> Result<Vec<Case>, String> {
         -56.4,
         -18.8,
         "±50 % of the change",
-        true,
+        false,
     );
     case(
         "A3-15",
