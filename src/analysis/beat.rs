@@ -169,7 +169,7 @@ metrics! {
     suction_fraction, "–", Pumps, "Beat fraction with suction", "Suction",
         "fraction of the beat with a pump inlet obstructed (suction), either pump";
     sv_ml, "mL", LeftVentricle, "LV stroke volume", "SV",
-        "LV stroke volume EDV − ESV (all outflow routes, including regurgitation)";
+        "LV stroke volume EDV − ESV (all outflow routes from ED to ES: aortic valve, mitral regurgitation, left pump)";
     native_sv_ml, "mL", LeftVentricle, "Net aortic-valve volume", "Net aortic-valve volume",
         "net aortic-valve volume in the beat";
     lvef_pct, "%", LeftVentricle, "LV ejection fraction", "LVEF",
@@ -177,7 +177,7 @@ metrics! {
     lvedv_ml, "mL", LeftVentricle, "LV end-diastolic volume", "LVEDV",
         "LV end-diastolic volume";
     lvesv_ml, "mL", LeftVentricle, "LV end-systolic volume", "LVESV",
-        "LV end-systolic volume";
+        "LV end-systolic volume (at the end of ejection, see End-systole)";
     lvedp_mmhg, "mmHg", LeftVentricle, "LV end-diastolic pressure", "LVEDP",
         "LV pressure at ED";
     lvesp_mmhg, "mmHg", LeftVentricle, "LV end-systolic pressure", "LV end-systolic pressure",
@@ -185,11 +185,11 @@ metrics! {
     lvsp_mmhg, "mmHg", LeftVentricle, "LV peak pressure", "LV peak pressure",
         "peak LV pressure";
     rvedv_ml, "mL", RightVentricle, "RV end-diastolic volume", "RVEDV",
-        "RV end-diastolic volume (maximum RV volume before ES)";
+        "RV end-diastolic volume (maximum RV volume before RV ES)";
     rvesv_ml, "mL", RightVentricle, "RV end-systolic volume", "RVESV",
-        "RV volume at ES";
+        "RV volume at RV ES (the end of pulmonary ejection)";
     rvef_pct, "%", RightVentricle, "RV ejection fraction", "RVEF",
-        "RV ejection fraction";
+        "RV ejection fraction 100·(RVEDV − RVESV)/RVEDV";
     pcwp_mmhg, "mmHg", PressuresAndRate, "Wedge pressure, mean LA", "PCWP",
         "pulmonary capillary wedge pressure, taken as mean LA pressure";
     cvp_mmhg, "mmHg", PressuresAndRate, "Central venous pressure", "CVP",
@@ -408,6 +408,27 @@ fn nearest_sample(samples: &[Sample], offset: impl Fn(f64) -> f64) -> usize {
     }
 }
 
+/// Whether ejection has ended at a sample `since_peak` samples after peak ventricular
+/// elastance, with outlet-valve flow `q_out` (mL/s, negative = regurgitant) there and
+/// ventricular volume `dv` mL above the sample before: `Some(0)` if end-systole is this
+/// sample — the outlet valve carries no forward flow (it is shut at peak elastance, or has
+/// just closed) —, `Some(1)` if it is the sample before — the ventricle, its outlet valve
+/// still open, has begun to fill: the smallest volume of the beat's ejection (a failing
+/// ventricle that blood passes through with both its valves open) —, `None` while ejection
+/// goes on. End-systole is therefore never before peak elastance, and all forward flow
+/// through the outlet valve after peak elastance and before end-systole is in the stroke
+/// volume EDV − ESV.
+#[inline(always)]
+fn end_of_ejection(since_peak: usize, q_out: f64, dv: f64) -> Option<usize> {
+    if since_peak > 0 && dv > 0.0 {
+        Some(1)
+    } else if q_out <= 0.0 {
+        Some(0)
+    } else {
+        None
+    }
+}
+
 /// Computes the metrics of one beat from its samples (both ends included), in one pass that
 /// evaluates the pressures and flows once per sample and keeps none of them.
 #[inline(always)]
@@ -423,9 +444,10 @@ pub fn beat_metrics(
     let v_lv = |i: usize| samples[i].1[Slot::VLv.i()];
     let v_rv = |i: usize| samples[i].1[Slot::VRv.i()];
 
-    // End-systole: the sample nearest peak ventricular elastance (Suga's definition).
+    // Peak ventricular elastance (Suga's end-systole): the sample nearest it. End-systole
+    // is there if the outlet valve is shut, else at the end of ejection (below).
     let t0 = clock.t_start;
-    let i_es = nearest_sample(samples, |t| t - t0 - circ.t_end_systole());
+    let i_peak = nearest_sample(samples, |t| t - t0 - circ.t_end_systole());
 
     let suction_active = |y: &State| {
         circ.pumps()
@@ -438,9 +460,14 @@ pub fn beat_metrics(
     let mut p_dv = 0.0;
     let mut open_time = 0.0;
     let mut suction_time = 0.0;
+    // LV end-systole: found as the samples come (`end_of_ejection`).
+    let mut i_es = None;
+    let mut lvesp = h0.p_lv;
+    if i_peak == 0 && h0.q_av <= 0.0 {
+        i_es = Some(0);
+    }
     // Last sample up to end-systole with forward mitral flow.
     let mut last_filling = (h0.q_mv > 0.0).then_some(0);
-    let mut lvesp = h0.p_lv;
     // Samples in blocks: first each sample's pressures and signal values, then the signals
     // folded in. Folding each sample as it comes read the last sample's values back while
     // their stores were still in flight (they are written one by one and read as vectors),
@@ -465,11 +492,16 @@ pub fn beat_metrics(
             if suction_active(&w0.1) {
                 suction_time += dt;
             }
-            if k + j <= i_es && h.q_mv > 0.0 {
-                last_filling = Some(k + j);
+            let i = k + j;
+            if i_es.is_none() && i >= i_peak {
+                match end_of_ejection(i - i_peak, h.q_av, v_lv(i) - v_lv(i - 1)) {
+                    Some(0) => (i_es, lvesp) = (Some(i), h.p_lv),
+                    Some(_) => (i_es, lvesp) = (Some(i - 1), p_lv_last),
+                    None => {}
+                }
             }
-            if k + j == i_es {
-                lvesp = h.p_lv;
+            if h.q_mv > 0.0 && i_es.is_none_or(|e| i <= e) {
+                last_filling = Some(i);
             }
             (p_lv_last, q_av_last) = (h.p_lv, h.q_av);
             values[j] = Signals::values(circ, &h, &w1.1);
@@ -481,6 +513,15 @@ pub fn beat_metrics(
         k += n;
     }
     let stroke_work = -p_dv;
+    // Ejection still under way at the last sample (it never is in a beat of the model):
+    // end-systole is the last sample.
+    let i_es = match i_es {
+        Some(i) => i,
+        None => {
+            lvesp = p_lv_last;
+            samples.len() - 1
+        }
+    };
 
     // End-diastole: the first time, between onset and end-systole, that the volume reaches
     // its maximum (within a small band, so the flat isovolumic phase does not move it late).
@@ -506,15 +547,31 @@ pub fn beat_metrics(
 
     let lvedv = v_lv(i_ed);
     let lvesv = v_lv(i_es);
+    // RV end-systole: the same rule with the pulmonary valve, whose flow the metric
+    // pressures skip: the full hemodynamics of the few samples from peak elastance to the
+    // end of ejection (tens of a beat's hundreds).
+    let mut i_rv_es = samples.len() - 1;
+    for (i, (t, y)) in samples.iter().enumerate().skip(i_peak) {
+        let q_pv = circ.hemodynamics(clock, *t, y).q_pv;
+        let rising = if i > i_peak {
+            v_rv(i) - v_rv(i - 1)
+        } else {
+            0.0
+        };
+        if let Some(back) = end_of_ejection(i - i_peak, q_pv, rising) {
+            i_rv_es = i - back;
+            break;
+        }
+    }
     // RV end-diastole: its largest volume from onset to end-systole. The tricuspid valve's
     // closure is not tracked (the metric pressures skip the right ventricle), and the mitral
     // window above can close before a failing, overfilled RV stops filling: its ES volume
     // then exceeded the ED volume and RVEF came out negative.
     let mut rvedv = f64::MIN;
-    for i in 0..=i_es {
+    for i in 0..=i_rv_es {
         rvedv = rvedv.max(v_rv(i));
     }
-    let rvesv = v_rv(i_es);
+    let rvesv = v_rv(i_rv_es);
     let sv = lvedv - lvesv;
 
     let mean = |s: Sig| signals.integral(s) / period;
@@ -636,6 +693,87 @@ mod tests {
                 assert_eq!(bits(&with_memo), bits(&beat.metrics));
             }
         }
+    }
+
+    /// A hand-made beat: both ventricles at 120 mL from onset, emptying linearly from 0.1 s
+    /// to 50 mL 40 ms after peak elastance and refilling from there, the atria empty (no
+    /// filling: end-diastole is the onset), the arteries' volumes set so that the outlet
+    /// valves stay open all beat (`arterial` 0 mL) or shut (10 L).
+    fn hand_made_beat(arterial: f64) -> (Circulation, BeatClock, Vec<Sample>, f64) {
+        let circ = Circulation::new(crate::physiology::presets::normal());
+        let clock = circ.clock(0.0);
+        let t_min = circ.t_end_systole() + 0.04;
+        let volume = |t: f64| {
+            if t < 0.1 {
+                120.0
+            } else if t < t_min {
+                120.0 - 70.0 * (t - 0.1) / (t_min - 0.1)
+            } else {
+                50.0 + 70.0 * (t - t_min) / (clock.period - t_min)
+            }
+        };
+        let n = 500;
+        let samples: Vec<Sample> = (0..=n)
+            .map(|i| {
+                let t = clock.period * i as f64 / n as f64;
+                let mut y = State::zeros();
+                y[Slot::VLv.i()] = volume(t);
+                y[Slot::VRv.i()] = volume(t);
+                y[Slot::VAo.i()] = arterial;
+                y[Slot::VPa.i()] = arterial;
+                (t, y)
+            })
+            .collect();
+        let i_peak = nearest_sample(&samples, |t| t - circ.t_end_systole());
+        let v_peak = volume(samples[i_peak].0);
+        (circ, clock, samples, v_peak)
+    }
+
+    #[test]
+    fn end_systole_is_the_end_of_ejection_while_the_outlet_valves_are_open() {
+        let (circ, clock, samples, _) = hand_made_beat(0.0);
+        let m = beat_metrics(&circ, &clock, &samples, &mut ActivationMemo::default());
+        // The smallest volume: ejection goes on past peak elastance until the ventricle
+        // begins to refill (the sample grid holds 40 ms after the peak within a sample).
+        let v_min = samples
+            .iter()
+            .map(|(_, y)| y[Slot::VLv.i()])
+            .fold(f64::MAX, f64::min);
+        assert!((v_min - 50.0).abs() < 0.5, "{v_min}");
+        for (edv, esv, sv, ef) in [
+            (m.lvedv_ml, m.lvesv_ml, m.sv_ml, m.lvef_pct),
+            (m.rvedv_ml, m.rvesv_ml, m.rvedv_ml - m.rvesv_ml, m.rvef_pct),
+        ] {
+            assert_eq!(edv, 120.0);
+            assert_eq!(esv, v_min);
+            assert_eq!(sv, 120.0 - v_min);
+            assert!((ef - 100.0 * (120.0 - v_min) / 120.0).abs() < 1e-12, "{ef}");
+        }
+    }
+
+    #[test]
+    fn end_systole_is_peak_elastance_while_the_outlet_valves_are_shut() {
+        let (circ, clock, samples, v_peak) = hand_made_beat(10_000.0);
+        let m = beat_metrics(&circ, &clock, &samples, &mut ActivationMemo::default());
+        assert!(m.av_open_fraction == 0.0 && m.native_sv_ml <= 0.0, "{m:?}");
+        assert!(v_peak > 55.0, "{v_peak}");
+        assert_eq!((m.lvedv_ml, m.lvesv_ml), (120.0, v_peak));
+        assert_eq!((m.rvedv_ml, m.rvesv_ml), (120.0, v_peak));
+    }
+
+    #[test]
+    fn end_of_ejection_rules() {
+        // Valve shut at the peak: the peak. Open: not yet, whether the volume falls or
+        // stays. Shut later: that sample. Volume rising with the valve open: the sample
+        // before. A rise at the peak itself does not move end-systole before it.
+        assert_eq!(end_of_ejection(0, 0.0, -1.0), Some(0));
+        assert_eq!(end_of_ejection(0, -3.0, 0.0), Some(0));
+        assert_eq!(end_of_ejection(0, 50.0, 0.5), None);
+        assert_eq!(end_of_ejection(3, 50.0, -0.1), None);
+        assert_eq!(end_of_ejection(3, 50.0, 0.0), None);
+        assert_eq!(end_of_ejection(7, 0.0, 0.0), Some(0));
+        assert_eq!(end_of_ejection(7, 20.0, 1e-9), Some(1));
+        assert_eq!(end_of_ejection(7, -2.0, 0.3), Some(1));
     }
 
     #[test]
