@@ -4,6 +4,7 @@
 //! `known` (a documented limitation of the model: reported, expected to miss, does not fail
 //! the run) or `skipped` (not implemented yet, with the reason). docs/validation.md explains.
 
+mod closed_loop;
 mod peer;
 
 use std::fmt::Write as _;
@@ -88,6 +89,12 @@ pub fn run_all() -> Vec<Case> {
     push(normal_adult(), "A1");
     push(shock_stages(), "A2");
     push(impella_effects(), "A3");
+    push(closed_loop::haemorrhage(), "A4-bleed");
+    push(closed_loop::volume_load(), "A4-volume");
+    push(closed_loop::open_loop(), "A4-open-loop");
+    push(closed_loop::reflex_contrast(), "A4-reflexes-off");
+    push(closed_loop::rp_support(), "A5");
+    push(closed_loop::rv_under_lv_support(), "A6");
     cases
 }
 
