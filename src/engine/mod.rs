@@ -759,12 +759,12 @@ impl<I: Integrator> Engine<I> {
             },
         })?;
         rest.stabilise(&mut Discard)?;
-        let map = rest.metrics().map_or(0.0, |m| m.map_mmhg);
+        let (map, cvp) = rest.metrics().map_or((0.0, 0.0), |m| (m.map_mmhg, m.cvp_mmhg));
         for s in Slot::VOLUMES {
             self.y[s.i()] = rest.y[s.i()];
         }
         self.controls
-            .add_process(Box::new(process::Reflex::new(map)));
+            .add_process(Box::new(process::Reflex::new(map, cvp)));
         Ok(self)
     }
 

@@ -222,10 +222,10 @@ pub struct Reflex {
 pub const REFLEX_QUIET: f64 = 1e-5;
 
 impl Reflex {
-    /// A reflex at rest at set point `map_mmhg`.
-    pub fn new(map_mmhg: f64) -> Self {
+    /// Reflexes at rest at set points `map_mmhg` (arterial) and `cvp_mmhg` (right atrial).
+    pub fn new(map_mmhg: f64, cvp_mmhg: f64) -> Self {
         Reflex {
-            baroreflex: Baroreflex::new(map_mmhg),
+            baroreflex: Baroreflex::new(map_mmhg, cvp_mmhg),
         }
     }
 }
@@ -244,6 +244,7 @@ impl Process for Reflex {
             beat.clock.t_start + beat.clock.period,
             beat.clock.period,
             beat.metrics.map_mmhg,
+            beat.metrics.cvp_mmhg,
             &beat.model.parameters().reflex,
         );
     }

@@ -251,6 +251,7 @@ param_table! {
     "reflex.contractility" => reflex.contractility, "-", [0.0, 3.0], "baroreflex gain on both ventricles' end-systolic elastance, a multiple of the published";
     "reflex.resistance" => reflex.resistance, "-", [0.0, 3.0], "baroreflex gain on systemic vascular resistance, a multiple of the published";
     "reflex.venous_tone" => reflex.venous_tone, "-", [0.0, 3.0], "baroreflex gain on systemic venous unstressed volume, a multiple of the published";
+    "reflex.cardiopulmonary" => reflex.cardiopulmonary, "-", [0.0, 3.0], "cardiopulmonary (low-pressure) reflex gain, a multiple of the published";
     "blood_volume" => blood_volume, "mL", [2000.0, 9000.0], "total blood volume";
     "bsa" => bsa, "m²", [1.0, 3.0], "body surface area";
 }

@@ -29,16 +29,22 @@ pub struct ReflexParams {
     pub resistance: f64,
     /// Systemic venous unstressed volume (venous tone).
     pub venous_tone: f64,
+    /// The cardiopulmonary (low-pressure) reflex as a whole (Heldt 2002).
+    pub cardiopulmonary: f64,
 }
 
 impl ReflexParams {
-    /// The published gains.
-    pub const PUBLISHED: ReflexParams = ReflexParams {
+    /// The published gains, the cardiopulmonary reflex off: added to Ursino's arterial
+    /// reflex at Heldt's gains it raised the loop's open-loop gain after a bleed to 44,
+    /// against 7.8 measured in dogs, and halved the fall in MAP the bleeds of
+    /// docs/validation.md (A4) measure; Heldt's own arterial gains are not Ursino's.
+    pub const DEFAULT: ReflexParams = ReflexParams {
         gain: 1.0,
         heart_rate: 1.0,
         contractility: 1.0,
         resistance: 1.0,
         venous_tone: 1.0,
+        cardiopulmonary: 0.0,
     };
 
     /// Whether the reflex acts at all.
@@ -132,6 +138,31 @@ const T_V: Effector = Effector {
     tau_s: 1.5,
 };
 
+// Cardiopulmonary reflex (Heldt et al. 2002, J Appl Physiol 92:1239, as in his CVSim code):
+// error e = S·atan((P_ra − P_ra,n)/S) on mean right-atrial pressure, effectors linear in e.
+/// Saturation scale S, mmHg.
+const CP_SCALE_MMHG: f64 = 5.0;
+/// Venous unstressed volume, fraction per mmHg of e: Heldt's 13.5 + 2.7 + 64 + 30 mL/mmHg
+/// over his 2,665 mL of venous unstressed volume.
+const CP_VU_PER_MMHG: f64 = 110.2 / 2665.0;
+/// Systemic resistance, fraction per mmHg of e: −0.3 PRU/mmHg in each of his four
+/// parallel beds (4.9, 4.1, 3.0, 4.5 PRU) = −7.85 % of their parallel resistance.
+const CP_R_PER_MMHG: f64 = -0.0785;
+/// Heldt's triangular impulse responses (delay, peak, end: arterioles 2.5/5.5/35 s, veins
+/// 5/9/40 s) as a delay and a first-order lag with the same mean: D = delay, τ = mean − D.
+const CP_R: Effector = Effector {
+    g: CP_R_PER_MMHG,
+    theta_ref: 0.0,
+    delay_s: 2.5,
+    tau_s: (2.5 + 5.5 + 35.0) / 3.0 - 2.5,
+};
+const CP_VU: Effector = Effector {
+    g: CP_VU_PER_MMHG,
+    theta_ref: 0.0,
+    delay_s: 5.0,
+    tau_s: (5.0 + 9.0 + 40.0) / 3.0 - 5.0,
+};
+
 /// Afferent firing f_cs (spikes/s) at filtered pressure P̃ with set point P_n.
 fn afferent(p_tilde: f64, p_n: f64) -> f64 {
     let e = ((p_tilde - p_n) / K_A).exp();
@@ -206,28 +237,35 @@ pub struct Baroreflex {
     y_p: f64,
     /// Efferent signals at the set point [s_n, f_ev,n].
     reference: [f64; 2],
-    /// (time, s, f_ev) at recent beat ends, oldest first; `len` of them are valid.
-    history: [(f64, f64, f64); HISTORY],
+    /// Cardiopulmonary set point P_ra,n, mmHg: the patient's resting mean RA pressure.
+    p_ra_n: f64,
+    /// (time, s, f_ev, e_cp) at recent beat ends, oldest first; `len` of them are valid.
+    history: [(f64, f64, f64, f64); HISTORY],
     len: usize,
     /// Filtered deviations from the set point: sympathetic x_s of [E_LV, E_RV, R, V_u, T_s]
     /// and vagal x_v (f_ev − f_ev,n).
     x: [f64; 5],
     x_v: f64,
+    /// Cardiopulmonary effectors' filtered errors [R, V_u], mmHg.
+    x_cp: [f64; 2],
     /// Largest relative change of an effector at the last beat.
     last_change: f64,
 }
 
 impl Baroreflex {
-    /// A reflex at rest at set point `p_n_mmhg` (its effectors at the patient's own values).
-    pub fn new(p_n_mmhg: f64) -> Self {
+    /// Reflexes at rest at arterial set point `p_n_mmhg` and right-atrial set point
+    /// `p_ra_n_mmhg` (their effectors at the patient's own values).
+    pub fn new(p_n_mmhg: f64, p_ra_n_mmhg: f64) -> Self {
         Baroreflex {
             p_n: p_n_mmhg,
             y_p: p_n_mmhg,
             reference: at_set_point(),
-            history: [(0.0, 0.0, 0.0); HISTORY],
+            p_ra_n: p_ra_n_mmhg,
+            history: [(0.0, 0.0, 0.0, 0.0); HISTORY],
             len: 0,
             x: [0.0; 5],
             x_v: 0.0,
+            x_cp: [0.0; 2],
             last_change: 0.0,
         }
     }
@@ -237,13 +275,18 @@ impl Baroreflex {
         self.p_n
     }
 
-    /// Efferent signal `k` (1 = s, 2 = f_ev) delay `d` before `t`, interpolated between beat
-    /// ends; the set point's before the first beat.
+    /// Signal `k` (1 = s, 2 = f_ev, 3 = e_cp) delay `d` before `t`, interpolated between
+    /// beat ends; the set point's before the first beat.
     fn delayed(&self, t: f64, d: f64, k: usize) -> f64 {
         let at = t - d;
-        let value = |h: &(f64, f64, f64)| if k == 1 { h.1 } else { h.2 };
+        let value = |h: &(f64, f64, f64, f64)| match k {
+            1 => h.1,
+            2 => h.2,
+            _ => h.3,
+        };
         let h = &self.history[..self.len];
         match h.iter().rposition(|e| e.0 <= at) {
+            None if k == 3 => 0.0,
             None => self.reference[k - 1],
             Some(i) if i + 1 == h.len() => value(&h[i]),
             Some(i) => {
@@ -255,8 +298,15 @@ impl Baroreflex {
     }
 
     /// Takes in one beat of `period_s` ending at `t_end_s` with mean arterial pressure
-    /// `map_mmhg`.
-    pub fn step(&mut self, t_end_s: f64, period_s: f64, map_mmhg: f64, gains: &ReflexParams) {
+    /// `map_mmhg` and mean right-atrial pressure `p_ra_mmhg`.
+    pub fn step(
+        &mut self,
+        t_end_s: f64,
+        period_s: f64,
+        map_mmhg: f64,
+        p_ra_mmhg: f64,
+        gains: &ReflexParams,
+    ) {
         let before = self.output(gains);
         // Afferent lead–lag (1 + τ_z s)/(1 + τ_p s) = τ_z/τ_p + (1 − τ_z/τ_p)/(1 + τ_p s).
         let p = map_mmhg;
@@ -267,7 +317,8 @@ impl Baroreflex {
             self.history.copy_within(1.., 0);
             self.len -= 1;
         }
-        self.history[self.len] = (t_end_s, sympathetic(f_cs), vagal(f_cs));
+        let e_cp = CP_SCALE_MMHG * ((p_ra_mmhg - self.p_ra_n) / CP_SCALE_MMHG).atan();
+        self.history[self.len] = (t_end_s, sympathetic(f_cs), vagal(f_cs), e_cp);
         self.len += 1;
         // Each effector: τ·dx/dt = u(t − D) − x, the input held over the beat.
         let relax = |x: &mut f64, u: f64, tau: f64| {
@@ -279,6 +330,10 @@ impl Baroreflex {
         }
         let u_v = self.delayed(t_end_s, T_V.delay_s, 2) - self.reference[1];
         relax(&mut self.x_v, u_v, T_V.tau_s);
+        for (i, e) in [&CP_R, &CP_VU].into_iter().enumerate() {
+            let u = self.delayed(t_end_s, e.delay_s, 3);
+            relax(&mut self.x_cp[i], u, e.tau_s);
+        }
         let after = self.output(gains);
         self.last_change = before
             .fields()
@@ -322,12 +377,15 @@ impl Baroreflex {
         };
         let t_n = T_0_S + T_S.g * s_n + T_V.g * self.reference[1];
         let k_t = g * gains.heart_rate;
+        // Cardiopulmonary: fractions of the patient's own values, on top of the arterial.
+        let k_cp = g * gains.cardiopulmonary;
+        let [x_cr, x_cv] = self.x_cp;
         ReflexOutput {
             heart_period: (t_n + k_t * (T_S.g * x_ts + T_V.g * self.x_v)) / t_n,
             ees_lv: ratio(&E_LV, gains.contractility, x_e_lv),
             ees_rv: ratio(&E_RV, gains.contractility, x_e_rv),
-            r_periph: r_at(x_r) / r_at(0.0),
-            vu_ven: vu_at(x_vu) / vu_at(0.0),
+            r_periph: r_at(x_r) / r_at(0.0) * (1.0 + k_cp * CP_R.g * x_cr).max(0.1),
+            vu_ven: vu_at(x_vu) / vu_at(0.0) + k_cp * CP_VU.g * x_cv,
         }
     }
 
@@ -351,20 +409,23 @@ impl Baroreflex {
 mod tests {
     use super::*;
 
-    const G: ReflexParams = ReflexParams::PUBLISHED;
+    const G: ReflexParams = ReflexParams {
+        cardiopulmonary: 1.0,
+        ..ReflexParams::DEFAULT
+    };
 
     /// Runs the reflex at a constant pressure for `seconds` in beats of 0.8 s.
     fn hold(r: &mut Baroreflex, t: &mut f64, map: f64, seconds: f64) {
         let end = *t + seconds;
         while *t < end {
             *t += 0.8;
-            r.step(*t, 0.8, map, &G);
+            r.step(*t, 0.8, map, 5.0, &G);
         }
     }
 
     #[test]
     fn at_the_set_point_nothing_moves() {
-        let mut r = Baroreflex::new(70.0);
+        let mut r = Baroreflex::new(70.0, 5.0);
         let mut t = 0.0;
         hold(&mut r, &mut t, 70.0, 60.0);
         assert_eq!(r.output(&G), ReflexOutput::NONE);
@@ -385,7 +446,7 @@ mod tests {
     #[test]
     fn a_pressure_rise_withdraws_sympathetic_drive_and_a_fall_adds_it() {
         for (dp, sign) in [(10.0, 1.0), (-10.0, -1.0)] {
-            let mut r = Baroreflex::new(80.0);
+            let mut r = Baroreflex::new(80.0, 5.0);
             let mut t = 0.0;
             hold(&mut r, &mut t, 80.0 + dp, 200.0);
             let o = r.output(&G);
@@ -405,7 +466,7 @@ mod tests {
         // values at his set point): SVR −0.039 and −0.029 PRU/mmHg in parallel beds of 3.255
         // and 1.363 PRU; venous unstressed volume +22.0 mL/mmHg of 2,535 mL; heart period
         // +16.7 ms/mmHg of 0.866 s.
-        let mut r = Baroreflex::new(92.0);
+        let mut r = Baroreflex::new(92.0, 5.0);
         let mut t = 0.0;
         hold(&mut r, &mut t, 92.5, 400.0);
         let o = r.output(&G);
@@ -418,8 +479,30 @@ mod tests {
     }
 
     #[test]
+    fn a_fall_in_right_atrial_pressure_constricts_arterioles_and_veins() {
+        // Heldt's cardiopulmonary reflex at his gains: −3 mmHg of RA pressure, MAP held.
+        let mut r = Baroreflex::new(90.0, 6.0);
+        let mut t = 0.0;
+        let end = 300.0;
+        while t < end {
+            t += 0.8;
+            r.step(t, 0.8, 90.0, 3.0, &G);
+        }
+        let o = r.output(&G);
+        let e = 5.0 * (-3.0_f64 / 5.0).atan();
+        assert!((o.r_periph - (1.0 + CP_R_PER_MMHG * e)).abs() < 1e-6, "{o:?}");
+        assert!((o.vu_ven - (1.0 + CP_VU_PER_MMHG * e)).abs() < 1e-6, "{o:?}");
+        assert_eq!(o.heart_period, 1.0);
+        let off = ReflexParams {
+            cardiopulmonary: 0.0,
+            ..G
+        };
+        assert_eq!(r.output(&off), ReflexOutput::NONE);
+    }
+
+    #[test]
     fn gains_scale_the_effect_and_zero_is_the_open_loop() {
-        let mut r = Baroreflex::new(80.0);
+        let mut r = Baroreflex::new(80.0, 5.0);
         let mut t = 0.0;
         hold(&mut r, &mut t, 85.0, 100.0);
         let off = ReflexParams { gain: 0.0, ..G };

@@ -126,6 +126,9 @@ pub struct ReflexesSection {
     /// Systemic venous unstressed volume.
     #[schemars(with = "Option<f64>")]
     pub venous_tone: Option<Spanned<f64>>,
+    /// The cardiopulmonary reflex (on right-atrial pressure).
+    #[schemars(with = "Option<f64>")]
+    pub cardiopulmonary: Option<Spanned<f64>>,
 }
 
 impl ReflexesSection {
@@ -138,6 +141,7 @@ impl ReflexesSection {
             ("reflex.contractility", &self.contractility),
             ("reflex.resistance", &self.resistance),
             ("reflex.venous_tone", &self.venous_tone),
+            ("reflex.cardiopulmonary", &self.cardiopulmonary),
         ] {
             if let Some(v) = v {
                 out.push((path, *v.get_ref(), v.span()));

@@ -353,19 +353,25 @@ pub fn volume_load() -> Result<Vec<Case>, String> {
     Ok(out)
 }
 
-/// A4-12: the steady-state venous-capacity sensitivity of the reflex (open-loop type).
+/// A4-12: the venous-capacity sensitivity of the reflex (open-loop type).
 ///
-/// At steady state an arterial baroreflex's effectors are functions of the pressure it
-/// senses, whatever moved that pressure, so two steady states at ±250 mL of blood volume
-/// give the open-loop static slope of the systemic venous unstressed volume against MAP.
+/// The reflex's effectors are functions of the pressure it senses, whatever moved that
+/// pressure: 250 mL taken or given over 30 s, read 5 min later (five venous time constants),
+/// give the static slope of the systemic venous unstressed volume against MAP. (Two resting
+/// patients of different volume would not: the set point is each one's own resting MAP.)
 pub fn open_loop() -> Result<Vec<Case>, String> {
+    // The carotid sinus alone (Shoukas & Sagawa held CVP and cardiac output): the
+    // cardiopulmonary reflex off.
     let at = |dv: f64| {
-        steady(
+        course(
             "normal",
-            &format!(
-                "[patient.set]\n\"blood_volume\" = {}\n",
-                NORMAL_BLOOD_VOLUME + dv
-            ),
+            "[patient.reflexes]\ncardiopulmonary = 0\n",
+            "5 min",
+            &[Fluid {
+                at: "0 s",
+                ml: dv,
+                over: "30 s",
+            }],
         )
     };
     let (lo, hi) = (at(-250.0)?, at(250.0)?);

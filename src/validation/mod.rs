@@ -335,6 +335,9 @@ pub fn stage_criteria(stage: char, side: &str, m: &BeatMetrics) -> Vec<(&'static
             }
         }
     }
+    // Blood flows from the right atrium through the lungs: the pulmonary artery's mean
+    // pressure is above the atrium's in every phenotype.
+    c.push(("mean PA > CVP", m.mpap_mmhg > m.cvp_mmhg));
     c
 }
 
