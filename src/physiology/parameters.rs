@@ -96,6 +96,26 @@ pub struct PericardiumParams {
     pub v0: f64,
 }
 
+/// Interventricular septum (Smith et al. 2004, after Olansen et al. 2000): a third wall
+/// between the ventricles with the chamber law of the free walls, in terms of its
+/// displacement x (mL, positive towards the RV):
+/// P_spt = (e·E_es,spt·x + (1 − e)·P0,spt·(exp(λ_spt·x) − 1)) / c_spt, and
+/// P_spt(x) = P_LV,fw(V_LV − x) − P_RV,fw(V_RV + x). Equations: docs/model.md.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SeptumParams {
+    /// Septal end-systolic elastance E_es,spt, mmHg/mL.
+    pub ees: f64,
+    /// Septal passive scale P0,spt, mmHg.
+    pub p0: f64,
+    /// Septal passive stiffness λ_spt, 1/mL.
+    pub lambda: f64,
+    /// Compliance scale c_spt (dimensionless): the septal wall's compliance is multiplied by
+    /// it (its pressure law divided by it). 0 = rigid septum: no direct interaction, the
+    /// ventricles are the chambers `lv` and `rv` alone (the model without a septum, bit for
+    /// bit); 1 = the septum of `ees`, `p0`, `lambda`.
+    pub compliance_scale: f64,
+}
+
 /// Every parameter of the closed-loop circulation.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Parameters {
@@ -123,6 +143,8 @@ pub struct Parameters {
     pub pulmonary_circ: CirculationParams,
     /// Pericardium.
     pub pericardium: PericardiumParams,
+    /// Interventricular septum (off when its compliance scale is 0).
+    pub septum: SeptumParams,
     /// Total blood volume (stressed + unstressed), mL.
     pub blood_volume: f64,
     /// Body surface area, m² (for indexed values such as CI).
@@ -242,6 +264,10 @@ param_table! {
     "pericardium.p0" => pericardium.p0, "mmHg", [0.0, 5.0], "pericardial pressure scale (0 = no pericardium)";
     "pericardium.lambda" => pericardium.lambda, "1/mL", [0.001, 0.1], "pericardial stiffness";
     "pericardium.v0" => pericardium.v0, "mL", [50.0, 800.0], "pericardial reference volume (both ventricles)";
+    "septum.ees" => septum.ees, "mmHg/mL", [1.0, 500.0], "septal end-systolic elastance";
+    "septum.p0" => septum.p0, "mmHg", [0.01, 20.0], "septal passive pressure scale";
+    "septum.lambda" => septum.lambda, "1/mL", [0.01, 2.0], "septal passive stiffness";
+    "septum.compliance_scale" => septum.compliance_scale, "-", [0.0, 10.0], "septal compliance multiplier (0 = rigid septum, no septal interaction; 1 = septum.ees, p0, lambda)";
     "blood_volume" => blood_volume, "mL", [2000.0, 9000.0], "total blood volume";
     "bsa" => bsa, "m²", [1.0, 3.0], "body surface area";
 }

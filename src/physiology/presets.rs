@@ -3,7 +3,7 @@
 
 use super::parameters::{
     ActivationParams, ChamberParams, CirculationParams, HeartParams, Parameters, PericardiumParams,
-    ValveParams,
+    SeptumParams, ValveParams,
 };
 
 /// A normal resting adult (HR 75/min, 5.3 L blood volume).
@@ -99,6 +99,14 @@ pub fn normal() -> Parameters {
             p0: 0.5003,
             lambda: 0.03,
             v0: 200.0,
+        },
+        // Smith et al. 2004's septal wall, switched off (rigid septum) until the presets are
+        // re-derived with it: docs/model.md, "Septum".
+        septum: SeptumParams {
+            ees: 48.754,
+            p0: 1.1101,
+            lambda: 0.435,
+            compliance_scale: 0.0,
         },
         blood_volume: 4900.0,
         bsa: 1.9,
