@@ -108,15 +108,14 @@ fn pericardial_exponent(p: &PericardiumParams, v_lv: f64, v_rv: f64) -> f64 {
     p.lambda * (v_lv + v_rv - p.v0)
 }
 
-/// The septal balance's Newton iteration stops after a step shorter than this, mL. The
-/// iteration converges quadratically, so the displacement it returns is within about
-/// |G''/(2·G')|·(tolerance)² ≲ 10⁻¹⁴ mL of the root: round-off next to the integrator's
-/// tolerance on the volumes (10⁻⁷ relative, 10⁻⁵ mL at 100 mL).
-pub const SEPTUM_TOLERANCE_ML: f64 = 1e-7;
+/// The septal balance's iteration stops after a Halley step shorter than this, mL. Halley's
+/// method converges cubically, so the displacement it returns is within about
+/// |G'''/(6·G') − (G''/(2·G'))²|·(tolerance)³ ≈ 10⁻¹⁶ mL of the root: round-off.
+pub const SEPTUM_TOLERANCE_ML: f64 = 1e-5;
 
-/// Most Newton iterations of the septal balance (each three exponentials). Bisection alone
-/// would reach the tolerance within it from any bracket narrower than 10⁵ mL; if it were
-/// reached, the last iterate is returned.
+/// Most iterations of the septal balance (each three exponentials). Bisection alone would
+/// reach 10⁻⁹ mL within it from any bracket narrower than 10³ mL; if it were reached, the
+/// last iterate is returned.
 pub const SEPTUM_MAX_ITERATIONS: u32 = 40;
 
 /// The septum's equilibrium at one instant: its displacement and the free walls' pressures
@@ -146,24 +145,26 @@ pub fn septal_pressure(s: &SeptumParams, e: f64, x_ml: f64) -> f64 {
 /// `p_lvf0` = P_LV,fw(V_LV) and `p_rvf0` = P_RV,fw(V_RV) (what [`chamber_pressure`] gives,
 /// which the caller has computed anyway). Requires c_spt > 0.
 ///
-/// Safeguarded Newton's method (Numerical Recipes' `rtsafe`) on
+/// Safeguarded Halley iteration on
 /// G(x) = P_spt(x) − c_spt·(P_LV,fw(V_LV − x) − P_RV,fw(V_RV + x)), which increases strictly
 /// (G' = P_spt' + c_spt·(P_LV,fw' + P_RV,fw') > 0), so its root is unique:
 /// - the root lies in [min(a, −b, 0) − 1, max(a, −b, 0) + 1] mL, a = V_LV − V_0,LV and
 ///   b = V_RV − V_0,RV: at the upper end the LV wall is at or below its V_0 (P ≤ 0), the RV
-///   wall at or above its own (P ≥ 0) and the septum bowed right (P_spt > 0), so G > 0; at
-///   the lower end the reverse. x = 0 and every iterate then narrow this bracket by the
-///   sign of G there;
-/// - the first step starts at x = 0 from the pressures given and their slopes (a wall's
-///   dP/dV follows from its pressure without an exponential): the linearised solution, at
-///   no exponential's cost;
-/// - a Newton step that would leave the bracket, or would not halve the step before it,
-///   is replaced by bisection;
-/// - it stops after a step shorter than [`SEPTUM_TOLERANCE_ML`], updating the wall
-///   pressures to that last step to first order (an error of order step²).
+///   wall above its own (P > 0) and the septum bowed right (P_spt > 0), so G > 0; at the
+///   lower end the reverse. x = 0 and every iterate narrow this bracket by their sign of G;
+/// - the first step starts at x = 0 from the pressures given, whose slopes and curvatures
+///   follow without an exponential (for a wall, (1 − e)·A·exp(B·(V − V_0)) = P −
+///   e·E_es·(V − V_0) + (1 − e)·A): a second-order step, at no exponential's cost;
+/// - each step is Halley's, x − (G/G')/(1 − G·G''/(2·G'²)) (Newton's where that
+///   denominator falls below 1/2), and is replaced by bisection if it would leave the
+///   bracket or not halve the step before it (Numerical Recipes' `rtsafe` safeguard);
+/// - it stops after a Halley or Newton step shorter than [`SEPTUM_TOLERANCE_ML`] (or a
+///   bisection shorter than 10⁻⁹ mL), updating the wall pressures to that last step to
+///   second order.
 ///
-/// No allocation; three exponentials per iteration, side by side. Over the normal and
-/// shock walls with Smith's septum: 2–4 iterations typically, at most about 10.
+/// No allocation; three exponentials per iteration, side by side. About 2 iterations per
+/// solve on the normal adult's beat, about 4 in RV failure (where the septum inverts in
+/// diastole): docs/model.md.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)] // the laws, the state and the pressures at x = 0
 pub fn septal_balance(
@@ -177,17 +178,21 @@ pub fn septal_balance(
     p_rvf0: f64,
 ) -> SeptalBalance {
     let c = s.compliance_scale;
-    // dP/dV of a free wall at volume v and pressure p: e·E_es + (1 − e)·A·B·exp(B·(v − V_0)),
-    // with (1 − e)·A·exp(B·(v − V_0)) = p − e·E_es·(v − V_0) + (1 − e)·A.
-    let slope = |w: &ChamberParams, v: f64, p: f64| {
-        e * w.ees + w.edpvr_b * (p - e * w.ees * (v - w.v0) + (1.0 - e) * w.edpvr_a)
-    };
+    // A wall's passive part (1 − e)·A·exp(B·(v − V_0)) from its pressure p at volume v.
+    let passive =
+        |w: &ChamberParams, v: f64, p: f64| p - e * w.ees * (v - w.v0) + (1.0 - e) * w.edpvr_a;
     let (mut l, mut r) = (p_lvf0, p_rvf0);
-    let (mut dl, mut dr) = (slope(lv, v_lv_ml, l), slope(rv, v_rv_ml, r));
-    // At x = 0: P_spt = 0, P_spt' = e·E_es,spt + (1 − e)·P0,spt·λ_spt.
+    let (pl, pr) = (passive(lv, v_lv_ml, l), passive(rv, v_rv_ml, r));
+    // dP/dV and d²P/dV² of each wall.
+    let (mut dl, mut dr) = (e * lv.ees + lv.edpvr_b * pl, e * rv.ees + rv.edpvr_b * pr);
+    let (mut ddl, mut ddr) = (lv.edpvr_b * lv.edpvr_b * pl, rv.edpvr_b * rv.edpvr_b * pr);
+    // At x = 0: P_spt = 0, P_spt' = e·E_es,spt + (1 − e)·P0,spt·λ_spt and P_spt'' =
+    // (1 − e)·P0,spt·λ_spt². In G' and G'' the LV wall's volume falls as x grows.
+    let ps = (1.0 - e) * s.p0 * s.lambda;
     let mut x = 0.0;
     let mut g = -c * (l - r);
-    let mut dg = e * s.ees + (1.0 - e) * s.p0 * s.lambda + c * (dl + dr);
+    let mut dg = e * s.ees + ps + c * (dl + dr);
+    let mut ddg = ps * s.lambda - c * ddl + c * ddr;
     let (a, b) = (v_lv_ml - lv.v0, v_rv_ml - rv.v0);
     let (mut lo, mut hi) = if g < 0.0 {
         (0.0, a.max(-b).max(0.0) + 1.0)
@@ -205,22 +210,30 @@ pub fn septal_balance(
                 iterations,
             };
         }
-        let mut next = x - g / dg;
+        let newton = -g / dg;
+        let denominator = 1.0 + newton * ddg / (2.0 * dg);
+        let mut step = if denominator > 0.5 {
+            newton / denominator
+        } else {
+            newton
+        };
+        let mut tolerance = SEPTUM_TOLERANCE_ML;
         // (Written so that a NaN step also bisects.)
-        if !(next >= lo && next <= hi && (2.0 * g).abs() <= (last_step * dg).abs()) {
-            next = 0.5 * (lo + hi);
+        if !(x + step >= lo && x + step <= hi && (2.0 * step).abs() <= last_step.abs()) {
+            step = 0.5 * (lo + hi) - x;
+            tolerance = 1e-9;
         }
-        let step = next - x;
-        if step.abs() <= SEPTUM_TOLERANCE_ML || iterations == SEPTUM_MAX_ITERATIONS {
+        if step.abs() <= tolerance || iterations == SEPTUM_MAX_ITERATIONS {
+            let half = 0.5 * step * step;
             return SeptalBalance {
-                x_ml: next,
-                p_lvf: l - dl * step,
-                p_rvf: r + dr * step,
+                x_ml: x + step,
+                p_lvf: l - dl * step + ddl * half,
+                p_rvf: r + dr * step + ddr * half,
                 iterations,
             };
         }
         last_step = step;
-        x = next;
+        x += step;
         iterations += 1;
         let (v_l, v_r) = (v_lv_ml - x, v_rv_ml + x);
         let [xs, xl, xr, _] = crate::exp::exp_lanes([
@@ -231,11 +244,18 @@ pub fn septal_balance(
         ]);
         l = with_passive(lv, e, v_l, lv.edpvr_a * (xl - 1.0));
         r = with_passive(rv, e, v_r, rv.edpvr_a * (xr - 1.0));
-        dl = e * lv.ees + (1.0 - e) * lv.edpvr_a * lv.edpvr_b * xl;
-        dr = e * rv.ees + (1.0 - e) * rv.edpvr_a * rv.edpvr_b * xr;
-        let p_spt = e * s.ees * x + (1.0 - e) * s.p0 * (xs - 1.0);
-        g = p_spt - c * (l - r);
-        dg = e * s.ees + (1.0 - e) * s.p0 * s.lambda * xs + c * (dl + dr);
+        let (pl, pr, psx) = (
+            (1.0 - e) * lv.edpvr_a * xl,
+            (1.0 - e) * rv.edpvr_a * xr,
+            ps * xs,
+        );
+        dl = e * lv.ees + lv.edpvr_b * pl;
+        dr = e * rv.ees + rv.edpvr_b * pr;
+        ddl = lv.edpvr_b * lv.edpvr_b * pl;
+        ddr = rv.edpvr_b * rv.edpvr_b * pr;
+        g = e * s.ees * x + (1.0 - e) * s.p0 * (xs - 1.0) - c * (l - r);
+        dg = e * s.ees + psx + c * (dl + dr);
+        ddg = psx * s.lambda - c * ddl + c * ddr;
         if g > 0.0 {
             hi = x;
         } else {
