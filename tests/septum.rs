@@ -296,3 +296,34 @@ fn integrating_a_beat_with_the_septum_on_allocates_nothing() {
     }
     assert!(integrator.stats().accepted_steps > 100);
 }
+
+#[test]
+fn the_septal_balance_takes_few_iterations_on_simulated_beats() {
+    // Iterations (three exponentials each) per solve over a steady beat's samples with
+    // Smith's septum: the cost of the septum in the right-hand side (docs/model.md).
+    use impella_sim::physiology::elements::{chamber_pressure, septal_balance};
+    for (name, most) in [("normal", 3.0), ("scai_c_lv", 3.0), ("scai_c_rv", 5.0)] {
+        let p = septum(preset(name), 1.0);
+        let r = common::steady(p);
+        let beat = last_beat(&r);
+        let mut total = 0;
+        for (t, y) in &beat.samples {
+            let e = beat.model.activations(&beat.clock, *t)[0];
+            let (v_lv, v_rv) = (y[Slot::VLv.i()], y[Slot::VRv.i()]);
+            let b = septal_balance(
+                &p.septum,
+                &p.lv,
+                &p.rv,
+                e,
+                v_lv,
+                v_rv,
+                chamber_pressure(&p.lv, e, v_lv),
+                chamber_pressure(&p.rv, e, v_rv),
+            );
+            total += b.iterations;
+        }
+        let mean = total as f64 / beat.samples.len() as f64;
+        println!("{name}: {mean:.2} iterations per septal balance over a beat");
+        assert!(mean <= most, "{name}: {mean}");
+    }
+}
