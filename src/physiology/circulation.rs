@@ -14,7 +14,8 @@ use thiserror::Error;
 use super::activation::{Activation, BeatClock};
 use super::elements::{
     chamber_pressures, chamber_pressures_lanes, edpvr_volume, pericardial_pressure,
-    pericardial_pressures_lanes, regurgitant_area, valve_flow, valve_flow_on, vessel_pressure,
+    pericardial_pressures_lanes, regurgitant_area, septal_balance, valve_flow, valve_flow_on,
+    vessel_pressure,
 };
 use super::parameters::{ActivationParams, CirculationParams, Parameters};
 use crate::devices::{InletSuction, Position, Pump, Side};
@@ -132,6 +133,9 @@ pub struct Hemodynamics {
     pub e_a: f64,
     /// Pericardial pressure, mmHg.
     pub p_peri: f64,
+    /// Septal displacement x towards the RV, mL (0 with the septum off). Not a column of
+    /// [`Hemodynamics::NAMES`].
+    pub x_spt: f64,
     /// Left atrial pressure, mmHg.
     pub p_la: f64,
     /// Left ventricular pressure, mmHg.
@@ -252,8 +256,9 @@ impl Hemodynamics {
 
 /// The part of [`Hemodynamics`] the beat metrics take from every sample: left-heart, right
 /// atrial and proximal arterial pressures (mmHg) and the mitral and aortic flows (mL/s).
-/// Computing only these skips the right ventricle's EDPVR, the peripheral and venous flows
-/// and the other valves, which the metrics do not use.
+/// Computing only these skips the right ventricle's EDPVR (unless the septum is on: the
+/// septal balance needs it), the peripheral and venous flows and the other valves, which the
+/// metrics do not use.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MetricPressures {
     /// Left atrial pressure, mmHg.
@@ -581,6 +586,23 @@ impl Circulation {
             [e_a, e_a, e_v, e_v],
             [v(Slot::VLa), v(Slot::VRa), v(Slot::VLv), v(Slot::VRv)],
         );
+        // With a septum the ventricles' laws are the free walls', at the volumes the septum
+        // leaves them; without one (c_spt = 0), the walls hold the whole volumes.
+        let (p_lv, p_rv, x_spt) = if p.septum.compliance_scale > 0.0 {
+            let b = septal_balance(
+                &p.septum,
+                &p.lv,
+                &p.rv,
+                e_v,
+                v(Slot::VLv),
+                v(Slot::VRv),
+                p_lv,
+                p_rv,
+            );
+            (b.p_lvf, b.p_rvf, b.x_ml)
+        } else {
+            (p_lv, p_rv, 0.0)
+        };
         let (p_lv, p_rv) = (p_lv + p_peri, p_rv + p_peri);
 
         let s = &p.systemic;
@@ -605,6 +627,7 @@ impl Circulation {
             e_v,
             e_a,
             p_peri,
+            x_spt,
             p_la,
             p_lv,
             p_ra,
@@ -699,6 +722,18 @@ impl Circulation {
         chamber_pressures_lanes(&p.la, &e_a, &v_la, &mut b.p_la);
         chamber_pressures_lanes(&p.ra, &e_a, &v_ra, &mut b.p_ra);
         chamber_pressures_lanes(&p.lv, &e_v, &v_lv, &mut b.p_lv);
+        if p.septum.compliance_scale > 0.0 {
+            // The LV free wall at the volume the septum leaves it, lane by lane as in
+            // `hemodynamics_on` (which is what keeps the two bit for bit equal).
+            let mut p_rvf = [0.0; B];
+            chamber_pressures_lanes(&p.rv, &e_v, &v_rv, &mut p_rvf);
+            for j in 0..B {
+                b.p_lv[j] = septal_balance(
+                    &p.septum, &p.lv, &p.rv, e_v[j], v_lv[j], v_rv[j], b.p_lv[j], p_rvf[j],
+                )
+                .p_lvf;
+            }
+        }
         pericardial_pressures_lanes(&p.pericardium, &v_lv, &v_rv, &mut p_peri);
         for j in 0..B {
             b.p_lv[j] += p_peri[j];
@@ -880,43 +915,88 @@ mod tests {
         assert!(y.iter().all(|v| v.is_finite()));
     }
 
+    /// The normal adult with Smith et al. 2004's septum switched on.
+    fn with_septum(mut p: Parameters) -> Parameters {
+        p.septum.compliance_scale = 1.0;
+        p
+    }
+
     #[test]
     fn volume_derivatives_sum_to_zero() {
-        let c = Circulation::new(presets::normal());
-        let mut y = c.initial_state();
-        y[Slot::VLv.i()] += 40.0; // something away from equilibrium
-        y[Slot::QAo.i()] = 30.0;
-        let clock = c.clock(0.0);
-        let mut dy = State::zeros();
-        for k in 0..50 {
-            c.rhs(&clock, k as f64 * 0.016, &y, &mut dy);
-            let s: f64 = Slot::VOLUMES.iter().map(|s| dy[s.i()]).sum();
-            assert!(s.abs() < 1e-9, "sum dV/dt = {s}");
+        for p in [presets::normal(), with_septum(presets::normal())] {
+            let c = Circulation::new(p);
+            let mut y = c.initial_state();
+            y[Slot::VLv.i()] += 40.0; // something away from equilibrium
+            y[Slot::QAo.i()] = 30.0;
+            let clock = c.clock(0.0);
+            let mut dy = State::zeros();
+            for k in 0..50 {
+                c.rhs(&clock, k as f64 * 0.016, &y, &mut dy);
+                let s: f64 = Slot::VOLUMES.iter().map(|s| dy[s.i()]).sum();
+                assert!(s.abs() < 1e-9, "sum dV/dt = {s}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_septum_moves_volume_between_the_free_walls_only() {
+        // Septum on: the ventricular pressures are the free walls' at the volumes the
+        // septum leaves them, plus the pericardium's (which sees the whole volumes), and
+        // the septal balance holds; the off model is the walls at the whole volumes.
+        use crate::physiology::elements::{chamber_pressure, septal_pressure};
+        let p = with_septum(presets::normal());
+        let (on, off) = (Circulation::new(p), Circulation::new(presets::normal()));
+        let clock = on.clock(0.0);
+        let mut y = on.initial_state();
+        y[Slot::VLv.i()] += 30.0;
+        for k in 0..40 {
+            let t = k as f64 * 0.02;
+            let (h, h0) = (
+                on.hemodynamics(&clock, t, &y),
+                off.hemodynamics(&clock, t, &y),
+            );
+            assert_eq!(h0.x_spt, 0.0);
+            let (v_lv, v_rv) = (y[Slot::VLv.i()], y[Slot::VRv.i()]);
+            let x = h.x_spt;
+            let l = chamber_pressure(&p.lv, h.e_v, v_lv - x);
+            let r = chamber_pressure(&p.rv, h.e_v, v_rv + x);
+            assert!((h.p_lv - h.p_peri - l).abs() < 1e-9, "t = {t}");
+            assert!((h.p_rv - h.p_peri - r).abs() < 1e-9, "t = {t}");
+            assert!(
+                (septal_pressure(&p.septum, h.e_v, x) - (l - r)).abs() < 1e-7,
+                "t = {t}"
+            );
+            assert_eq!(h.p_peri, h0.p_peri);
+            assert_eq!(h.p_la, h0.p_la);
         }
     }
 
     #[test]
     fn metric_pressures_are_the_hemodynamics_values() {
-        // With mitral regurgitation, so the mitral flow runs both ways.
-        let mut p = presets::normal();
-        p.mitral.regurgitant_area = 0.2;
-        let c = Circulation::new(p);
-        let clock = c.clock(0.0);
-        let mut y = c.initial_state();
-        y[Slot::VLv.i()] += 40.0;
-        for k in 0..80 {
-            let t = k as f64 * 0.01;
-            let (h, m) = (
-                c.hemodynamics(&clock, t, &y),
-                c.metric_pressures(&clock, t, &y),
-            );
-            assert_eq!(
-                [m.p_la, m.p_lv, m.p_ra, m.p_ao, m.p_pa, m.q_mv, m.q_av],
-                [h.p_la, h.p_lv, h.p_ra, h.p_ao, h.p_pa, h.q_mv, h.q_av],
-                "t = {t}"
-            );
-            assert_eq!(m.outlet_pressure(Slot::VAo), h.p_ao);
-            assert_eq!(m.outlet_pressure(Slot::VLv), h.p_lv);
+        // With mitral regurgitation, so the mitral flow runs both ways; with and without
+        // the septum.
+        for scale in [0.0, 1.0] {
+            let mut p = presets::normal();
+            p.mitral.regurgitant_area = 0.2;
+            p.septum.compliance_scale = scale;
+            let c = Circulation::new(p);
+            let clock = c.clock(0.0);
+            let mut y = c.initial_state();
+            y[Slot::VLv.i()] += 40.0;
+            for k in 0..80 {
+                let t = k as f64 * 0.01;
+                let (h, m) = (
+                    c.hemodynamics(&clock, t, &y),
+                    c.metric_pressures(&clock, t, &y),
+                );
+                assert_eq!(
+                    [m.p_la, m.p_lv, m.p_ra, m.p_ao, m.p_pa, m.q_mv, m.q_av],
+                    [h.p_la, h.p_lv, h.p_ra, h.p_ao, h.p_pa, h.q_mv, h.q_av],
+                    "t = {t}"
+                );
+                assert_eq!(m.outlet_pressure(Slot::VAo), h.p_ao);
+                assert_eq!(m.outlet_pressure(Slot::VLv), h.p_lv);
+            }
         }
     }
 
@@ -924,29 +1004,36 @@ mod tests {
     fn metric_block_is_metric_pressures_sample_by_sample() {
         // Functional and fixed regurgitation, so both valve laws' branches and the
         // functional area's clamp are crossed; volumes and times spread over a beat and
-        // past its ends; blocks of every length up to 16.
-        let mut p = presets::normal();
-        p.mitral.regurgitant_area = 0.3;
-        p.mitral.coaptation_volume = 110.0;
-        p.aortic.regurgitant_area = 0.2;
-        let c = Circulation::new(p);
-        let clock = c.clock(3.2);
-        let samples: Vec<(f64, State)> = (0..40)
-            .map(|i| {
-                let mut y = c.initial_state();
-                y[Slot::VLv.i()] = 40.0 + 4.0 * i as f64;
-                y[Slot::VLa.i()] += 1.5 * i as f64;
-                y[Slot::VAo.i()] += 3.0 * (i % 7) as f64;
-                (3.2 + 0.85 * (i as f64 - 1.0) / 37.0, y)
-            })
-            .collect();
-        for len in 1..=16 {
-            for start in [0, 11, 24] {
-                let block = &samples[start..start + len];
-                let b = c.metric_pressures_block::<16>(block, |_, t| c.activations(&clock, t));
-                for j in 0..16 {
-                    let (t, y) = &block[j.min(len - 1)];
-                    assert_eq!(b.lane(j), c.metric_pressures(&clock, *t, y), "lane {j}");
+        // past its ends; blocks of every length up to 16; without the septum, with Smith's
+        // and with a softer one (the septal balance is solved lane by lane).
+        for scale in [0.0, 1.0, 4.0] {
+            let mut p = presets::normal();
+            p.mitral.regurgitant_area = 0.3;
+            p.mitral.coaptation_volume = 110.0;
+            p.aortic.regurgitant_area = 0.2;
+            p.septum.compliance_scale = scale;
+            let c = Circulation::new(p);
+            let clock = c.clock(3.2);
+            let samples: Vec<(f64, State)> = (0..40)
+                .map(|i| {
+                    let mut y = c.initial_state();
+                    y[Slot::VLv.i()] = 40.0 + 4.0 * i as f64;
+                    y[Slot::VRv.i()] += 2.5 * (i % 11) as f64;
+                    y[Slot::VLa.i()] += 1.5 * i as f64;
+                    y[Slot::VAo.i()] += 3.0 * (i % 7) as f64;
+                    (3.2 + 0.85 * (i as f64 - 1.0) / 37.0, y)
+                })
+                .collect();
+            for len in 1..=16 {
+                for start in [0, 11, 24] {
+                    let block = &samples[start..start + len];
+                    let b = c.metric_pressures_block::<16>(block, |_, t| c.activations(&clock, t));
+                    for j in 0..16 {
+                        let (t, y) = &block[j.min(len - 1)];
+                        assert_eq!(b.lane(j), c.metric_pressures(&clock, *t, y), "lane {j}");
+                        let h = c.hemodynamics(&clock, *t, y);
+                        assert_eq!(b.p_lv[j], h.p_lv, "lane {j}");
+                    }
                 }
             }
         }

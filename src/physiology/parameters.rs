@@ -98,6 +98,26 @@ pub struct PericardiumParams {
     pub v0: f64,
 }
 
+/// Interventricular septum (Smith et al. 2004, after Olansen et al. 2000): a third wall
+/// between the ventricles with the chamber law of the free walls, in terms of its
+/// displacement x (mL, positive towards the RV):
+/// P_spt = (e·E_es,spt·x + (1 − e)·P0,spt·(exp(λ_spt·x) − 1)) / c_spt, and
+/// P_spt(x) = P_LV,fw(V_LV − x) − P_RV,fw(V_RV + x). Equations: docs/model.md.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SeptumParams {
+    /// Septal end-systolic elastance E_es,spt, mmHg/mL.
+    pub ees: f64,
+    /// Septal passive scale P0,spt, mmHg.
+    pub p0: f64,
+    /// Septal passive stiffness λ_spt, 1/mL.
+    pub lambda: f64,
+    /// Compliance scale c_spt (dimensionless): the septal wall's compliance is multiplied by
+    /// it (its pressure law divided by it). 0 = rigid septum: no direct interaction, the
+    /// ventricles are the chambers `lv` and `rv` alone (the model without a septum, bit for
+    /// bit); 1 = the septum of `ees`, `p0`, `lambda`.
+    pub compliance_scale: f64,
+}
+
 /// Every parameter of the closed-loop circulation.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Parameters {
@@ -127,6 +147,8 @@ pub struct Parameters {
     pub pericardium: PericardiumParams,
     /// Arterial baroreflex gains.
     pub reflex: ReflexParams,
+    /// Interventricular septum (off when its compliance scale is 0).
+    pub septum: SeptumParams,
     /// Total blood volume (stressed + unstressed), mL.
     pub blood_volume: f64,
     /// Body surface area, m² (for indexed values such as CI).
@@ -252,6 +274,10 @@ param_table! {
     "reflex.resistance" => reflex.resistance, "-", [0.0, 3.0], "baroreflex gain on systemic vascular resistance, a multiple of the published";
     "reflex.venous_tone" => reflex.venous_tone, "-", [0.0, 3.0], "baroreflex gain on systemic venous unstressed volume, a multiple of the published";
     "reflex.cardiopulmonary" => reflex.cardiopulmonary, "-", [0.0, 3.0], "cardiopulmonary (low-pressure) reflex gain, a multiple of the published";
+    "septum.ees" => septum.ees, "mmHg/mL", [1.0, 500.0], "septal end-systolic elastance";
+    "septum.p0" => septum.p0, "mmHg", [0.01, 20.0], "septal passive pressure scale";
+    "septum.lambda" => septum.lambda, "1/mL", [0.01, 2.0], "septal passive stiffness";
+    "septum.compliance_scale" => septum.compliance_scale, "-", [0.0, 10.0], "septal compliance multiplier (0 = rigid septum, no septal interaction; 1 = septum.ees, p0, lambda)";
     "blood_volume" => blood_volume, "mL", [2000.0, 9000.0], "total blood volume";
     "bsa" => bsa, "m²", [1.0, 3.0], "body surface area";
 }

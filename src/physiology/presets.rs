@@ -3,7 +3,7 @@
 
 use super::parameters::{
     ActivationParams, ChamberParams, CirculationParams, HeartParams, Parameters, PericardiumParams,
-    ReflexParams, ValveParams,
+    ReflexParams, SeptumParams, ValveParams,
 };
 
 /// A normal resting adult (HR 75/min, 5.3 L blood volume).
@@ -101,6 +101,15 @@ pub fn normal() -> Parameters {
             v0: 200.0,
         },
         reflex: ReflexParams::DEFAULT,
+        // Smith et al. 2004's septal wall, off (rigid septum) by default: on, a beat costs
+        // 1.76 times the instructions and Smith's value gives a third of the canine systolic
+        // interaction gain (docs/model.md, "Septum").
+        septum: SeptumParams {
+            ees: 48.754,
+            p0: 1.1101,
+            lambda: 0.435,
+            compliance_scale: 0.0,
+        },
         blood_volume: 4900.0,
         bsa: 1.9,
     }
