@@ -759,7 +759,9 @@ impl<I: Integrator> Engine<I> {
             },
         })?;
         rest.stabilise(&mut Discard)?;
-        let (map, cvp) = rest.metrics().map_or((0.0, 0.0), |m| (m.map_mmhg, m.cvp_mmhg));
+        let (map, cvp) = rest
+            .metrics()
+            .map_or((0.0, 0.0), |m| (m.map_mmhg, m.cvp_mmhg));
         for s in Slot::VOLUMES {
             self.y[s.i()] = rest.y[s.i()];
         }

@@ -490,8 +490,14 @@ mod tests {
         }
         let o = r.output(&G);
         let e = 5.0 * (-3.0_f64 / 5.0).atan();
-        assert!((o.r_periph - (1.0 + CP_R_PER_MMHG * e)).abs() < 1e-6, "{o:?}");
-        assert!((o.vu_ven - (1.0 + CP_VU_PER_MMHG * e)).abs() < 1e-6, "{o:?}");
+        assert!(
+            (o.r_periph - (1.0 + CP_R_PER_MMHG * e)).abs() < 1e-6,
+            "{o:?}"
+        );
+        assert!(
+            (o.vu_ven - (1.0 + CP_VU_PER_MMHG * e)).abs() < 1e-6,
+            "{o:?}"
+        );
         assert_eq!(o.heart_period, 1.0);
         let off = ReflexParams {
             cardiopulmonary: 0.0,

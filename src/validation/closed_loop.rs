@@ -150,13 +150,24 @@ fn case(
         source,
         simulated: format!("{sim:.2}"),
         tolerance: format!("[{lo}, {hi}]: {tolerance}"),
-        status: if sim.is_finite() {
-            within(sim, lo, hi)
-        } else {
-            Status::Fail
+        status: match (sim.is_finite(), KNOWN.contains(&id)) {
+            (false, _) => Status::Fail,
+            (true, known) => match within(sim, lo, hi) {
+                Status::Fail if known => Status::Known,
+                st => st,
+            },
         },
     });
 }
+
+/// Cases that miss their band for reasons docs/validation.md ("Known limits") gives: the
+/// human 1-L bleed and the engines' haemorrhage target (Ursino's dog heart-rate gain, no
+/// cardiopulmonary reflex by default, no transcapillary refill), the dogs' open-loop gain,
+/// and the Impella RP's and 5.5's effect on the right heart (the RV presets and the rigid
+/// septum).
+const KNOWN: &[&str] = &[
+    "A4-2", "A4-5", "A4-6", "A4-7", "A4-8", "A4-12", "A4-14", "A5-1", "A5-2", "A6-3",
+];
 
 /// A4-1…A4-10: the reflex response to haemorrhage in the `normal` preset, reflexes on (the
 /// default).
