@@ -27,6 +27,10 @@ pub const TOL_TIGHT: f64 = 1e-12;
 pub fn model(pump: bool) -> Circulation {
     let mut p = presets::normal();
     p.heart.hr = 75.0;
+    // The beat kernel: open loop. With the baroreflex on, a run first finds the resting
+    // state and the reflex rebuilds the model each beat while it settles: measured apart
+    // (docs/benchmarks.md, "Baroreflex").
+    p.reflex.gain = 0.0;
     let c = Circulation::new(p);
     if !pump {
         return c;
