@@ -755,7 +755,10 @@ impl<I: Integrator> Engine<I> {
             solver: self.integrator.settings(),
             run: RunSettings {
                 steady_state: true,
-                max_beats: self.settings.max_beats.max(RunSettings::default().max_beats),
+                max_beats: self
+                    .settings
+                    .max_beats
+                    .max(RunSettings::default().max_beats),
                 ..self.settings
             },
         })?;
